@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# mset's one entry point for people and CI.
+#
+#   ./mset.sh run    install what is missing, build, run the main job
+#   ./mset.sh test   install what is missing, build, run every test suite
+#
+# Runs as root on a fresh Debian 12 machine; installs packages with apt-get
+# only when something is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(gcc g++ meson ninja-build pkg-config liburcu-dev libck-dev libcmocka-dev)
+
+deps() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        echo "== installing: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+# setup DIR [meson options...]: configure DIR once, reconfigure if options change.
+setup() {
+    local dir=$1
+    shift
+    if [ -f "$dir/build.ninja" ]; then
+        meson configure "$dir" "$@" >/dev/null
+    else
+        meson setup "$dir" "$@" >/dev/null
+    fi
+    ninja -C "$dir" >/dev/null
+}
+
+run() {
+    deps
+    setup build -Dwerror=true
+    ./build/examples/mset-demo
+}
+
+test_all() {
+    deps
+    setup build -Dwerror=true
+    meson test -C build --print-errorlogs --suite unit
+    setup build-tsan -Dwerror=true -Db_sanitize=thread
+    meson test -C build-tsan --print-errorlogs --suite unit
+    echo "== all tests passed"
+}
+
+case "${1:-}" in
+run) run ;;
+test) test_all ;;
+*)
+    echo "usage: $0 run|test" >&2
+    exit 2
+    ;;
+esac

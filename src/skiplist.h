@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The RCU skip list of areas.  See the essay at the top of skiplist.c for the
+ * invariants and the memory-ordering argument.
+ *
+ * Readers (sl_floor, sl_find_gap, sl_next0) must run inside an RCU read-side
+ * section.  Writers (everything else) must hold the set's writer mutex.
+ */
+#ifndef MSET_SKIPLIST_H
+#define MSET_SKIPLIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atomics.h"
+
+struct mset_backend;
+
+#define SL_MAXH 20 /* 4^20 > 10^12 areas with p = 1/4 */
+
+/* One link of a tower above level 0. */
+struct sl_level {
+    struct sl_node *next; /* atomic; NULL at the end of the level */
+    uintptr_t key;        /* atomic; next->start, or UINTPTR_MAX when next is NULL */
+    uintptr_t maxgap;     /* atomic; largest level-0 gap of the nodes in [this, next) */
+};
+
+/*
+ * A node is one version of one area.  The area fields are immutable once the
+ * node is published: a change to an area publishes a new node and retires the
+ * old one.  The links are the only mutable shared fields.
+ *
+ * The tower of levels 1..height-1 lies just below the node in memory
+ * (sl_up(x, i) == (struct sl_level *)x - i), so that a reader moving to a node
+ * at level i finds its start and its level-i link in one or two adjacent cache
+ * lines.
+ */
+struct sl_node {
+    uintptr_t start;       /* immutable */
+    uintptr_t end;         /* immutable; start < end, except for the head (0, 0) */
+    struct sl_node *next0; /* atomic; level-0 link */
+    uintptr_t key0;        /* atomic; next0->start, or UINTPTR_MAX */
+    unsigned flags;        /* immutable payload, opaque to the skip list */
+    uint8_t height;        /* immutable; 1..SL_MAXH */
+    const struct mset_backend *backend; /* immutable payload */
+    void *udata;           /* immutable payload */
+    struct sl_node *retire_next; /* writer-private: retire chains, old runs */
+};
+
+struct skiplist {
+    struct sl_node *head; /* sentinel of height SL_MAXH, never an area */
+    int top;              /* atomic; highest level that may hold a node */
+    size_t len;           /* atomic; number of areas */
+    uint64_t rng;         /* writer-private */
+};
+
+/* Writer's position: pred[i] is the last node of level i with start < key. */
+struct sl_finger {
+    struct sl_node *pred[SL_MAXH];
+};
+
+static inline struct sl_level *sl_up(const struct sl_node *x, int i)
+{
+    return (struct sl_level *)x - i;
+}
+
+static inline size_t sl_node_size(unsigned height)
+{
+    return sizeof(struct sl_node) + (height - 1) * sizeof(struct sl_level);
+}
+
+/* The allocation that holds x (its tower is below it). */
+static inline void *sl_node_base(struct sl_node *x)
+{
+    return (char *)x - (x->height - 1) * sizeof(struct sl_level);
+}
+
+/* Turn an allocation of sl_node_size(height) bytes into an unlinked node. */
+struct sl_node *sl_node_init(void *mem, unsigned height, uintptr_t start, uintptr_t end);
+
+/* Acquire pairs with the release store that linked the successor. */
+static inline struct sl_node *sl_next0(const struct sl_node *x)
+{
+    return atomic_load_acquire(&x->next0);
+}
+
+/* ------------------------------------------------------------------ readers */
+
+/* The last node with start <= addr (the head if none). */
+struct sl_node *sl_floor(const struct skiplist *sl, uintptr_t addr);
+
+/* Lowest aligned start >= lo with [start, start + size) <= hi in a gap. */
+int sl_find_gap(const struct skiplist *sl, uintptr_t lo, uintptr_t hi, size_t size,
+                size_t align, uintptr_t *out);
+
+/* ------------------------------------------------------------------ writers */
+
+void sl_init(struct skiplist *sl, struct sl_node *head, uint64_t seed);
+unsigned sl_random_height(struct skiplist *sl);
+void sl_seek(const struct skiplist *sl, uintptr_t key, struct sl_finger *f);
+void sl_advance(const struct skiplist *sl, uintptr_t key, struct sl_finger *f);
+
+/*
+ * Replace a run of consecutive nodes by new ones, so that every concurrent
+ * reader finds, for every address, its old or its new area (see skiplist.c).
+ * @f: positioned (sl_seek/sl_advance) at a key <= the first old and new start.
+ * @old: the old nodes in address order, chained through retire_next (NULL if
+ *       none).  They stay chained for the caller to retire.
+ * @nv, @nnew: the new nodes, sorted, non-overlapping, unlinked.
+ * The gap summaries are left as upper bounds; call sl_fix_gaps() once after
+ * the last replacement of an operation.
+ */
+void sl_replace(struct skiplist *sl, const struct sl_finger *f, struct sl_node *old,
+                struct sl_node *const *nv, size_t nnew);
+
+/* Recompute the gap summaries of every span from f up to the first node
+ * with start >= hi. */
+void sl_fix_gaps(struct skiplist *sl, const struct sl_finger *f, uintptr_t hi);
+
+/* Check every invariant; 0 or -EUCLEAN with a message on stderr. */
+int sl_check(const struct skiplist *sl);
+
+#endif /* MSET_SKIPLIST_H */

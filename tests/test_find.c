@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/* Readers: mset_find, mset_find_next, mset_overlaps, mset_len, mset_foreach. */
+#include "testutil.h"
+
+static void three_areas(struct fx *f)
+{
+    MAP(f, 0x1000, 0x100, 1);
+    MAP(f, 0x1100, 0x100, 2);
+    MAP(f, 0x1300, 0x100, 3);
+}
+
+static void find_returns_the_containing_area(void **state)
+{
+    struct fx *f = *state;
+    struct mset_area a;
+
+    three_areas(f);
+    assert_true(mset_find(f->s, 0x1000, &a)); /* start is inside */
+    assert_int_equal(a.start, 0x1000);
+    assert_int_equal(a.end, 0x1100);
+    assert_int_equal(a.flags, 1);
+    assert_ptr_equal(a.backend, &mock_backend);
+    assert_true(mset_find(f->s, 0x10ff, &a));
+    assert_int_equal(a.start, 0x1000);
+    assert_true(mset_find(f->s, 0x1100, &a)); /* end is outside: next area */
+    assert_int_equal(a.start, 0x1100);
+    assert_true(mset_find(f->s, 0x13ff, &a));
+    assert_int_equal(a.flags, 3);
+}
+
+static void find_misses_gaps_and_the_outside(void **state)
+{
+    struct fx *f = *state;
+    struct mset_area a = { .start = 42 };
+
+    assert_false(mset_find(f->s, 0x1000, &a)); /* empty set */
+    three_areas(f);
+    assert_false(mset_find(f->s, 0, &a));
+    assert_false(mset_find(f->s, 0xfff, &a));
+    assert_false(mset_find(f->s, 0x1200, &a));
+    assert_false(mset_find(f->s, 0x12ff, &a));
+    assert_false(mset_find(f->s, 0x1400, &a));
+    assert_false(mset_find(f->s, UINTPTR_MAX, &a));
+    assert_int_equal(a.start, 42); /* out is untouched on a miss */
+    assert_false(mset_find(NULL, 0x1000, &a));
+}
+
+static void find_accepts_null_out(void **state)
+{
+    struct fx *f = *state;
+
+    three_areas(f);
+    assert_true(mset_find(f->s, 0x1050, NULL));
+    assert_false(mset_find(f->s, 0x1250, NULL));
+}
+
+static void find_next_walks_the_set_in_order(void **state)
+{
+    struct fx *f = *state;
+    struct mset_area a;
+    uintptr_t starts[8];
+    int n = 0;
+
+    three_areas(f);
+    assert_true(mset_find_next(f->s, 0x10ff, &a)); /* containing */
+    assert_int_equal(a.start, 0x1000);
+    assert_true(mset_find_next(f->s, 0x1200, &a)); /* in a gap: the next one */
+    assert_int_equal(a.start, 0x1300);
+    assert_false(mset_find_next(f->s, 0x1400, &a));
+    for (uintptr_t at = 0; mset_find_next(f->s, at, &a); at = a.end)
+        starts[n++] = a.start;
+    assert_int_equal(n, 3);
+    assert_int_equal(starts[0], 0x1000);
+    assert_int_equal(starts[1], 0x1100);
+    assert_int_equal(starts[2], 0x1300);
+}
+
+static void overlaps_answers_for_every_position(void **state)
+{
+    struct fx *f = *state;
+
+    assert_false(mset_overlaps(f->s, 0, 0x10000)); /* empty set */
+    three_areas(f);
+    assert_true(mset_overlaps(f->s, 0x1000, 1));
+    assert_true(mset_overlaps(f->s, 0x0f00, 0x101)); /* touches the first byte */
+    assert_false(mset_overlaps(f->s, 0x0f00, 0x100)); /* ends where it starts */
+    assert_false(mset_overlaps(f->s, 0x1200, 0x100)); /* exactly the gap */
+    assert_true(mset_overlaps(f->s, 0x1200, 0x101));
+    assert_true(mset_overlaps(f->s, 0x11ff, 0x2));
+    assert_true(mset_overlaps(f->s, 0, 0x10000)); /* covers everything */
+    assert_true(mset_overlaps(f->s, 0x1150, 0x10)); /* inside one */
+    assert_false(mset_overlaps(f->s, 0x1400, 0x1000));
+}
+
+static void overlaps_rejects_empty_and_wrapping_ranges(void **state)
+{
+    struct fx *f = *state;
+
+    three_areas(f);
+    assert_false(mset_overlaps(f->s, 0x1000, 0));
+    errno = 0;
+    assert_false(mset_overlaps(f->s, UINTPTR_MAX - 0xfff, 0x2000));
+    assert_int_equal(errno, EINVAL);
+    assert_false(mset_overlaps(NULL, 0x1000, 0x100));
+}
+
+static void len_counts_areas(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(mset_len(f->s), 0);
+    three_areas(f);
+    assert_int_equal(mset_len(f->s), 3);
+    assert_int_equal(mset_unmap(f->s, 0x1080, 0x10), 0);
+    assert_int_equal(mset_len(f->s), 4);
+    assert_int_equal(mset_len(NULL), 0);
+}
+
+static int stop_at_second(const struct mset_area *a, void *arg)
+{
+    int *n = arg;
+
+    (void)a;
+    return ++*n == 2 ? 99 : 0;
+}
+
+static void foreach_stops_at_first_nonzero_return(void **state)
+{
+    struct fx *f = *state;
+    int n = 0;
+
+    three_areas(f);
+    assert_int_equal(mset_foreach(f->s, stop_at_second, &n), 99);
+    assert_int_equal(n, 2);
+}
+
+static void foreach_rejects_null_arguments(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(mset_foreach(NULL, stop_at_second, NULL), -EINVAL);
+    assert_int_equal(mset_foreach(f->s, NULL, NULL), -EINVAL);
+}
+
+struct reentry {
+    mset_t *s;
+    int n;
+};
+
+/* A callback may call readers and writers of the set it walks. */
+static int unmap_while_walking(const struct mset_area *a, void *arg)
+{
+    struct reentry *r = arg;
+
+    assert_true(mset_find(r->s, a->start, NULL));
+    assert_int_equal(mset_unmap(r->s, a->start, a->end - a->start), 0);
+    assert_false(mset_find(r->s, a->start, NULL));
+    r->n++;
+    return 0;
+}
+
+static void foreach_callback_may_call_writers(void **state)
+{
+    struct fx *f = *state;
+    struct reentry r = { f->s, 0 };
+
+    for (uintptr_t a = 0; a < 200; a++)
+        MAP(f, 0x1000 + a * 0x100, 0x80, 1);
+    assert_int_equal(mset_foreach(f->s, unmap_while_walking, &r), 0);
+    assert_int_equal(r.n, 200);
+    assert_int_equal(mset_len(f->s), 0);
+    assert_consistent(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TEST(find_returns_the_containing_area),
+        TEST(find_misses_gaps_and_the_outside),
+        TEST(find_accepts_null_out),
+        TEST(find_next_walks_the_set_in_order),
+        TEST(overlaps_answers_for_every_position),
+        TEST(overlaps_rejects_empty_and_wrapping_ranges),
+        TEST(len_counts_areas),
+        TEST(foreach_stops_at_first_nonzero_return),
+        TEST(foreach_rejects_null_arguments),
+        TEST(foreach_callback_may_call_writers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
