@@ -36,19 +36,37 @@ setup() {
     ninja -C "$dir" >/dev/null
 }
 
+banner() {
+    echo
+    echo "== $*"
+}
+
 run() {
     deps
     setup build -Dwerror=true
     ./build/examples/mset-demo
 }
 
-test_all() {
-    deps
+# The normal build: every test suite that needs no sanitizer.
+step_unit() {
+    banner "unit tests"
     setup build -Dwerror=true
     meson test -C build --print-errorlogs --suite unit
+}
+
+# ThreadSanitizer and ASan+UBSan builds.
+step_sanitizers() {
+    banner "unit tests under ThreadSanitizer"
     setup build-tsan -Dwerror=true -Db_sanitize=thread
     meson test -C build-tsan --print-errorlogs --suite unit
-    echo "== all tests passed"
+}
+
+test_all() {
+    deps
+    local t0=$SECONDS
+    step_unit
+    step_sanitizers
+    banner "all tests passed in $((SECONDS - t0)) s"
 }
 
 case "${1:-}" in
