@@ -31,9 +31,7 @@ MSET_HIDDEN void mset_mem_free(const mset_t *s, void *p, size_t size);
 MSET_HIDDEN struct sl_node *mset_node_alloc(mset_t *s, uintptr_t start, uintptr_t end);
 MSET_HIDDEN void mset_node_free(const mset_t *s, struct sl_node *x);
 
-/* rcu.c: the one place that talks to liburcu. */
-MSET_HIDDEN void mset_rcu_read_lock(void);
-MSET_HIDDEN void mset_rcu_read_unlock(void);
+/* rcu.c and rcu.h: the only places that talk to liburcu. */
 /* Retire a chain of unlinked nodes (linked by retire_next); writer. */
 MSET_HIDDEN void mset_rcu_retire(mset_t *s, struct sl_node *chain);
 MSET_HIDDEN void mset_rcu_init(mset_t *s);

@@ -20,36 +20,23 @@
  * callback, where waiting would deadlock: then the nodes stay in limbo).
  *
  * ThreadSanitizer cannot see liburcu's synchronization (see atomics.h).
- * Every read-side section ends with tsan_release(&gp_token), and every free
- * after a grace period starts with tsan_acquire(&gp_token): TSan then knows
+ * Every read-side section ends with tsan_release(&mset_gp_token), and every free
+ * after a grace period starts with tsan_acquire(&mset_gp_token): TSan then knows
  * that readers' accesses happen before the free, and still reports a free
  * that races with a reader still inside its section (debug_bug=no_grace).
  */
-#include <urcu/urcu-bp.h>
-
 #include "internal.h"
+#include "rcu.h"
 
 #define RETIRE_BATCH 64
 
-/* The happens-before token of grace periods, for TSan only. */
-static char gp_token;
+char mset_gp_token;
 
 struct retire_batch {
     struct rcu_head rcu;
     mset_t *s;
     struct sl_node *chain;
 };
-
-void mset_rcu_read_lock(void)
-{
-    urcu_bp_read_lock();
-}
-
-void mset_rcu_read_unlock(void)
-{
-    tsan_release(&gp_token);
-    urcu_bp_read_unlock();
-}
 
 int mset_thread_init(void)
 {
@@ -76,7 +63,7 @@ static void reclaim_batch(struct rcu_head *head)
     struct retire_batch *b = caa_container_of(head, struct retire_batch, rcu);
 
     tsan_acquire(b);         /* pairs with tsan_release(b) in flush_limbo() */
-    tsan_acquire(&gp_token); /* pairs with every mset_rcu_read_unlock() */
+    tsan_acquire(&mset_gp_token); /* pairs with every mset_rcu_read_unlock() */
     mset_t *s = b->s;
     free_chain(s, b->chain);
     mset_mem_free(s, b, sizeof *b);
@@ -101,7 +88,7 @@ static void flush_limbo(mset_t *s)
         urcu_bp_call_rcu(&b->rcu, reclaim_batch);
     } else if (!urcu_bp_read_ongoing()) {
         urcu_bp_synchronize_rcu();
-        tsan_acquire(&gp_token);
+        tsan_acquire(&mset_gp_token);
         free_chain(s, s->limbo);
     } else {
         return; /* inside a read-side section: retry at the next retire */
@@ -144,7 +131,7 @@ void mset_rcu_drain(mset_t *s)
 {
     if (s->limbo) {
         urcu_bp_synchronize_rcu();
-        tsan_acquire(&gp_token);
+        tsan_acquire(&mset_gp_token);
         free_chain(s, s->limbo);
         s->limbo = NULL;
         s->nlimbo = 0;

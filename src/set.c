@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rcu.h"
 
 static void *default_alloc(void *ctx, size_t size)
 {

@@ -17,13 +17,12 @@
 
 struct mset_backend;
 
-#define SL_MAXH 20 /* 4^20 > 10^12 areas with p = 1/4 */
+#define SL_MAXH 32 /* 2^32 areas before the top level fills, with p = 1/2 */
 
 /* One link of a tower above level 0. */
 struct sl_level {
     struct sl_node *next; /* atomic; NULL at the end of the level */
     uintptr_t key;        /* atomic; next->start, or UINTPTR_MAX when next is NULL */
-    uintptr_t maxgap;     /* atomic; largest level-0 gap of the nodes in [this, next) */
 };
 
 /*
@@ -31,10 +30,16 @@ struct sl_level {
  * node is published: a change to an area publishes a new node and retires the
  * old one.  The links are the only mutable shared fields.
  *
- * The tower of levels 1..height-1 lies just below the node in memory
- * (sl_up(x, i) == (struct sl_level *)x - i), so that a reader moving to a node
- * at level i finds its start and its level-i link in one or two adjacent cache
- * lines.
+ * Layout.  A reader moving right reads the start, end and links of the node
+ * it lands on and nothing else, so those are packed together: the links of
+ * levels 1..height-1 lie just below the node in memory (sl_up(x, i) ==
+ * (struct sl_level *)x - i), the level-0 link right after start and end,
+ * and the gap summaries, which only find_free_area and writers read, below
+ * the links.  A node of height <= 3 keeps everything a search reads in 64
+ * bytes.
+ *
+ *   base -> maxgap[h-1] .. maxgap[1] | link[h-1] .. link[1] | x -> start end
+ *           next0 key0 | flags height backend udata retire_next
  */
 struct sl_node {
     uintptr_t start;       /* immutable */
@@ -65,15 +70,21 @@ static inline struct sl_level *sl_up(const struct sl_node *x, int i)
     return (struct sl_level *)x - i;
 }
 
-static inline size_t sl_node_size(unsigned height)
+/* Largest level-0 gap of the nodes in [x, x's level-i successor), i >= 1. */
+static inline uintptr_t *sl_maxgap(const struct sl_node *x, int i)
 {
-    return sizeof(struct sl_node) + (height - 1) * sizeof(struct sl_level);
+    return (uintptr_t *)sl_up(x, x->height - 1) - i;
 }
 
-/* The allocation that holds x (its tower is below it). */
+static inline size_t sl_node_size(unsigned height)
+{
+    return sizeof(struct sl_node) + (height - 1) * (sizeof(struct sl_level) + sizeof(uintptr_t));
+}
+
+/* The allocation that holds x (its links and summaries are below it). */
 static inline void *sl_node_base(struct sl_node *x)
 {
-    return (char *)x - (x->height - 1) * sizeof(struct sl_level);
+    return (char *)x - (x->height - 1) * (sizeof(struct sl_level) + sizeof(uintptr_t));
 }
 
 /* Turn an allocation of sl_node_size(height) bytes into an unlinked node. */
