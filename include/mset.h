@@ -327,6 +327,29 @@ MSET_API size_t mset_len(mset_t *s);
 MSET_API int mset_foreach(mset_t *s, int (*fn)(const struct mset_area *a, void *arg), void *arg);
 
 /*
+ * mset_foreach_range() - like mset_foreach(), for the areas that intersect
+ * [start, start + size) only, in O(log n + k).
+ * Return: as mset_foreach(); -EINVAL also for an empty or wrapping range.
+ * Contract: as mset_foreach().
+ */
+MSET_API int mset_foreach_range(mset_t *s, uintptr_t start, size_t size,
+                                int (*fn)(const struct mset_area *a, void *arg), void *arg);
+
+/*
+ * mset_snapshot() - copy every area, as the set was at one instant, into
+ * buf[0..cap), in address order.
+ * @n: receives the number of areas (also when they do not fit).
+ * Return: 0; -ENOSPC if more than cap areas (buf then holds the first cap of
+ * them); -EINVAL if s or n is NULL, or buf is NULL with cap > 0.
+ * Contract: not lock-free.  It walks the set like mset_foreach() and checks
+ * with a sequence counter (ck_sequence) that no writer published during the
+ * walk; it may spin while a writer publishes (microseconds: backends are
+ * called before publication), and after 8 walks spoiled by writers it takes
+ * the writer mutex for one last walk.  Not async-signal-safe.
+ */
+MSET_API int mset_snapshot(mset_t *s, struct mset_area *buf, size_t cap, size_t *n);
+
+/*
  * mset_check() - verify the set's internal invariants (order, no overlap,
  * skip-list links, gap summaries, count).  For tests and debugging: O(n).
  * Return: 0 if consistent, -EUCLEAN otherwise (with a message on stderr).

@@ -3,6 +3,7 @@
 #ifndef MSET_INTERNAL_H
 #define MSET_INTERNAL_H
 
+#include <ck_sequence.h>
 #include <pthread.h>
 #include <stddef.h>
 
@@ -14,6 +15,7 @@
 struct mset {
     struct skiplist sl;
     pthread_mutex_t lock; /* serializes writers */
+    ck_sequence_t seq;    /* odd while a writer publishes; for mset_snapshot() */
     void *pt;             /* handed to backends */
     struct mset_allocator alloc;
     /* Retired nodes waiting to be handed to call_rcu; under lock. */

@@ -71,6 +71,7 @@ MSET_API mset_t *mset_new_with_allocator(void *pt, const struct mset_allocator *
     }
     sl_init(&s->sl, sl_node_init(mem, SL_MAXH, 0, 0), (uint64_t)(uintptr_t)s * 0x9e3779b97f4a7c15ull);
     pthread_mutex_init(&s->lock, NULL);
+    ck_sequence_init(&s->seq);
     mset_rcu_init(s);
     return s;
 }
@@ -175,20 +176,21 @@ MSET_API size_t mset_len(mset_t *s)
     return s ? atomic_load_relaxed(&s->sl.len) : 0;
 }
 
-MSET_API int mset_foreach(mset_t *s, int (*fn)(const struct mset_area *a, void *arg), void *arg)
+/*
+ * Walk the areas from `from` (the first candidate) while they start before
+ * `end`.  During a replace the walk can meet an old and a new version of the
+ * same range one after the other; it keeps whichever came first, so the
+ * areas it visits never overlap.  Call inside a read-side section.
+ */
+static int walk(const struct sl_node *from, uintptr_t start, uintptr_t end,
+                int (*fn)(const struct mset_area *a, void *arg), void *arg)
 {
-    if (!s || !fn)
-        return -EINVAL;
-
-    int rc = 0;
-    bool any = false;
     uintptr_t prev_end = 0;
+    bool any = false;
+    int rc = 0;
 
-    mset_rcu_read_lock();
-    for (const struct sl_node *x = sl_next0(s->sl.head); x; x = sl_next0(x)) {
-        /* During a replace the walk can meet an old and a new version of the
-         * same range one after the other; keep whichever came first. */
-        if (any && x->start < prev_end)
+    for (const struct sl_node *x = from; x && x->start < end; x = sl_next0(x)) {
+        if (x->end <= start || (any && x->start < prev_end))
             continue;
         struct mset_area a;
         area_of(x, &a);
@@ -197,8 +199,73 @@ MSET_API int mset_foreach(mset_t *s, int (*fn)(const struct mset_area *a, void *
         if ((rc = fn(&a, arg)) != 0)
             break;
     }
+    return rc;
+}
+
+MSET_API int mset_foreach(mset_t *s, int (*fn)(const struct mset_area *a, void *arg), void *arg)
+{
+    if (!s || !fn)
+        return -EINVAL;
+    mset_rcu_read_lock();
+    int rc = walk(sl_next0(s->sl.head), 0, UINTPTR_MAX, fn, arg);
     mset_rcu_read_unlock();
     return rc;
+}
+
+MSET_API int mset_foreach_range(mset_t *s, uintptr_t start, size_t size,
+                                int (*fn)(const struct mset_area *a, void *arg), void *arg)
+{
+    if (!s || !fn || !valid_range(start, size))
+        return -EINVAL;
+    mset_rcu_read_lock();
+    const struct sl_node *x = sl_floor(&s->sl, start);
+    if (x->end <= start)
+        x = sl_next0(x);
+    int rc = walk(x, start, start + size, fn, arg);
+    mset_rcu_read_unlock();
+    return rc;
+}
+
+struct copy {
+    struct mset_area *buf;
+    size_t cap, n;
+};
+
+static int copy_area(const struct mset_area *a, void *arg)
+{
+    struct copy *c = arg;
+
+    if (c->n < c->cap)
+        c->buf[c->n] = *a;
+    c->n++;
+    return 0;
+}
+
+#define SNAPSHOT_TRIES 8
+
+MSET_API int mset_snapshot(mset_t *s, struct mset_area *buf, size_t cap, size_t *n)
+{
+    if (!s || !n || (!buf && cap))
+        return -EINVAL;
+    struct copy c = { buf, cap, 0 };
+    bool exact = false;
+
+    for (int i = 0; i < SNAPSHOT_TRIES && !exact; i++) {
+        /* No writer published between begin and retry: the walk saw one
+         * state of the set, the one at any instant in between. */
+        unsigned version = ck_sequence_read_begin(&s->seq);
+        c.n = 0;
+        mset_foreach(s, copy_area, &c);
+        exact = !ck_sequence_read_retry(&s->seq, version);
+    }
+    if (!exact) {
+        pthread_mutex_lock(&s->lock);
+        c.n = 0;
+        mset_foreach(s, copy_area, &c);
+        pthread_mutex_unlock(&s->lock);
+    }
+    *n = c.n;
+    return c.n > cap ? -ENOSPC : 0;
 }
 
 /* ----------------------------------------------------------------- writers */
@@ -287,8 +354,10 @@ static void commit(mset_t *s, const struct sl_finger *f, struct sl_node *run, st
     }
     if (!old && !nnew)
         return;
+    ck_sequence_write_begin(&s->seq);
     sl_replace(&s->sl, f, old, vec, nnew);
     sl_fix_gaps(&s->sl, f, hi);
+    ck_sequence_write_end(&s->seq);
     mset_rcu_retire(s, old);
 }
 
@@ -558,6 +627,7 @@ MSET_API int mset_protect(mset_t *s, uintptr_t start, size_t size,
 
     /* 3. Publish each area that changed, left to right. */
     f0 = f;
+    ck_sequence_write_begin(&s->seq);
     struct sl_node *retired = NULL, **tail = &retired;
     uintptr_t hi = 0;
     for (size_t i = 0; i < nc; i++) {
@@ -577,10 +647,10 @@ MSET_API int mset_protect(mset_t *s, uintptr_t start, size_t size,
         hi = c->old->end;
         memset(c->piece, 0, sizeof c->piece);
     }
-    if (retired) {
+    if (retired)
         sl_fix_gaps(&s->sl, &f0, hi);
-        mset_rcu_retire(s, retired);
-    }
+    ck_sequence_write_end(&s->seq);
+    mset_rcu_retire(s, retired);
 free:
     for (size_t i = 0; i < nc; i++)
         free_pieces(s, &cv[i]);

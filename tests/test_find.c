@@ -172,6 +172,62 @@ static void foreach_callback_may_call_writers(void **state)
     assert_consistent(f);
 }
 
+
+static void foreach_range_visits_only_intersecting_areas(void **state)
+{
+    struct fx *f = *state;
+    struct collect c = { .n = 0 };
+
+    three_areas(f); /* [0x1000, 0x1100) [0x1100, 0x1200) [0x1300, 0x1400) */
+    assert_int_equal(mset_foreach_range(f->s, 0x10ff, 0x202, collect_cb, &c), 0);
+    assert_int_equal(c.n, 3); /* crosses into the first, ends inside the third */
+    assert_int_equal(c.a[0].start, 0x1000);
+    assert_int_equal(c.a[2].start, 0x1300);
+    c.n = 0;
+    assert_int_equal(mset_foreach_range(f->s, 0x1100, 0x100, collect_cb, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.a[0].start, 0x1100);
+    c.n = 0;
+    assert_int_equal(mset_foreach_range(f->s, 0x1200, 0x100, collect_cb, &c), 0); /* the gap */
+    assert_int_equal(c.n, 0);
+    assert_int_equal(mset_foreach_range(f->s, 0x1200, 0, collect_cb, &c), -EINVAL);
+    assert_int_equal(mset_foreach_range(f->s, UINTPTR_MAX - 0xf, 0x20, collect_cb, &c), -EINVAL);
+}
+
+static void snapshot_copies_every_area_in_order(void **state)
+{
+    struct fx *f = *state;
+    struct mset_area buf[4];
+    size_t n = 99;
+
+    assert_int_equal(mset_snapshot(f->s, NULL, 0, &n), 0); /* empty set */
+    assert_int_equal(n, 0);
+    three_areas(f);
+    assert_int_equal(mset_snapshot(f->s, buf, 4, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(buf[0].start, 0x1000);
+    assert_int_equal(buf[1].start, 0x1100);
+    assert_int_equal(buf[2].start, 0x1300);
+    assert_int_equal(buf[2].flags, 3);
+}
+
+static void snapshot_reports_the_size_it_needs(void **state)
+{
+    struct fx *f = *state;
+    struct mset_area buf[2];
+    size_t n = 0;
+
+    three_areas(f);
+    assert_int_equal(mset_snapshot(f->s, buf, 2, &n), -ENOSPC);
+    assert_int_equal(n, 3);
+    assert_int_equal(buf[1].start, 0x1100); /* the first cap areas */
+    assert_int_equal(mset_snapshot(f->s, NULL, 0, &n), -ENOSPC);
+    assert_int_equal(n, 3);
+    assert_int_equal(mset_snapshot(f->s, NULL, 2, &n), -EINVAL);
+    assert_int_equal(mset_snapshot(f->s, buf, 2, NULL), -EINVAL);
+    assert_int_equal(mset_snapshot(NULL, buf, 2, &n), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +241,9 @@ int main(void)
         TEST(foreach_stops_at_first_nonzero_return),
         TEST(foreach_rejects_null_arguments),
         TEST(foreach_callback_may_call_writers),
+        TEST(foreach_range_visits_only_intersecting_areas),
+        TEST(snapshot_copies_every_area_in_order),
+        TEST(snapshot_reports_the_size_it_needs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,6 +84,30 @@ static int walk_cb(const struct mset_area *a, void *arg)
     return 0;
 }
 
+static void check_snapshot(mset_t *s)
+{
+    static _Thread_local struct mset_area buf[3 * SLOTS];
+    size_t n, i = 0;
+
+    if (mset_snapshot(s, buf, 3 * SLOTS, &n) != 0)
+        die("snapshot failed with %zu areas", n);
+    for (unsigned k = 0; k < SLOTS; k++) {
+        uintptr_t base = k * SLOT;
+        size_t first = i;
+        while (i < n && buf[i].start < base + SLOT) {
+            if (!plausible(&buf[i]))
+                die("snapshot holds an impossible area at %#lx", (unsigned long)buf[i].start);
+            i++;
+        }
+        size_t m = i - first;
+        bool whole = m == 1 && buf[first].end - buf[first].start == AREA;
+        bool two = m == 2 && buf[first].end == base + MID && buf[first + 1].start == base + MID + MIDLEN;
+        bool three = m == 3 && buf[first + 1].flags == FLAGS_MID;
+        if (!whole && !two && !three)
+            die("snapshot holds %zu pieces of slot %u, not one state", m, k);
+    }
+}
+
 static void *reader(void *arg)
 {
     struct shared *sh = arg;
@@ -106,6 +130,10 @@ static void *reader(void *arg)
                      (unsigned long)a.end, a.flags, (unsigned long)addr);
         if (always && !mset_overlaps(sh->s, addr, 1))
             die("overlaps() missed %#lx", (unsigned long)addr);
+        /* mset_snapshot() is exact: each churned slot holds one whole
+         * state the writer produced (whole, split in two, or in three). */
+        if (n % 256 == 0)
+            check_snapshot(sh->s);
         /* R3, every 64 lookups. */
         if (++n % 64 == 0) {
             struct walk w = { .ok = true };
