@@ -19,16 +19,56 @@ void mset_mem_free(const mset_t *s, void *p, size_t size)
         s->alloc.free(s->alloc.ctx, p, size);
 }
 
+/* A node's alloc_tag is its slot index in a slab block, or SLAB_NONE if it
+ * came from the allocator directly (the head, and nodes too tall for a slab). */
 struct sl_node *mset_node_alloc(mset_t *s, uintptr_t start, uintptr_t end)
 {
     unsigned h = sl_random_height(&s->sl);
-    void *mem = mset_mem_alloc(s, sl_node_size(h));
+    size_t size = sl_node_size(h);
+    int cls = slab_class(size);
+    uint8_t tag = SLAB_NONE;
+    void *mem;
 
-    return mem ? sl_node_init(mem, h, start, end) : NULL;
+    if (cls >= 0) {
+        slab_lock(&s->slab);
+        mem = slab_alloc_locked(&s->slab, cls, &tag);
+        slab_unlock(&s->slab);
+    } else {
+        mem = mset_mem_alloc(s, size);
+    }
+    if (!mem)
+        return NULL;
+    struct sl_node *x = sl_node_init(mem, h, start, end);
+    x->alloc_tag = tag;
+    return x;
 }
 
-void mset_node_free(const mset_t *s, struct sl_node *x)
+static void node_free_locked(mset_t *s, struct sl_node *x)
 {
-    if (x)
-        mset_mem_free(s, sl_node_base(x), sl_node_size(x->height));
+    size_t size = sl_node_size(x->height);
+
+    if (x->alloc_tag == SLAB_NONE)
+        mset_mem_free(s, sl_node_base(x), size);
+    else
+        slab_free_locked(&s->slab, sl_node_base(x), slab_class(size), x->alloc_tag);
+}
+
+void mset_node_free(mset_t *s, struct sl_node *x)
+{
+    if (!x)
+        return;
+    slab_lock(&s->slab);
+    node_free_locked(s, x);
+    slab_unlock(&s->slab);
+}
+
+void mset_node_free_chain(mset_t *s, struct sl_node *x)
+{
+    slab_lock(&s->slab);
+    while (x) {
+        struct sl_node *next = x->retire_next;
+        node_free_locked(s, x);
+        x = next;
+    }
+    slab_unlock(&s->slab);
 }

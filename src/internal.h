@@ -9,6 +9,7 @@
 
 #include "mset.h"
 #include "skiplist.h"
+#include "slab.h"
 
 #define MSET_HIDDEN __attribute__((visibility("hidden")))
 
@@ -18,6 +19,7 @@ struct mset {
     ck_sequence_t seq;    /* odd while a writer publishes; for mset_snapshot() */
     void *pt;             /* handed to backends */
     struct mset_allocator alloc;
+    struct slab slab;     /* node memory, drawn from alloc */
     /* Retired nodes waiting to be handed to call_rcu; under lock. */
     struct sl_node *limbo;
     size_t nlimbo;
@@ -31,7 +33,9 @@ struct mset {
 MSET_HIDDEN void *mset_mem_alloc(const mset_t *s, size_t size);
 MSET_HIDDEN void mset_mem_free(const mset_t *s, void *p, size_t size);
 MSET_HIDDEN struct sl_node *mset_node_alloc(mset_t *s, uintptr_t start, uintptr_t end);
-MSET_HIDDEN void mset_node_free(const mset_t *s, struct sl_node *x);
+MSET_HIDDEN void mset_node_free(mset_t *s, struct sl_node *x);
+/* Free a chain of nodes linked by retire_next. */
+MSET_HIDDEN void mset_node_free_chain(mset_t *s, struct sl_node *chain);
 
 /* rcu.c and rcu.h: the only places that talk to liburcu. */
 /* Retire a chain of unlinked nodes (linked by retire_next); writer. */

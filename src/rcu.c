@@ -49,15 +49,6 @@ void mset_thread_fini(void)
     /* urcu-bp unregisters threads when they exit; nothing to do early. */
 }
 
-static void free_chain(const mset_t *s, struct sl_node *x)
-{
-    while (x) {
-        struct sl_node *next = x->retire_next;
-        mset_node_free(s, x);
-        x = next;
-    }
-}
-
 static void reclaim_batch(struct rcu_head *head)
 {
     struct retire_batch *b = caa_container_of(head, struct retire_batch, rcu);
@@ -65,7 +56,7 @@ static void reclaim_batch(struct rcu_head *head)
     tsan_acquire(b);         /* pairs with tsan_release(b) in flush_limbo() */
     tsan_acquire(&mset_gp_token); /* pairs with every mset_rcu_read_unlock() */
     mset_t *s = b->s;
-    free_chain(s, b->chain);
+    mset_node_free_chain(s, b->chain);
     mset_mem_free(s, b, sizeof *b);
     /* Last touch of s: mset_rcu_drain() may free it once this unlocks. */
     pthread_mutex_lock(&s->drain_lock);
@@ -89,7 +80,7 @@ static void flush_limbo(mset_t *s)
     } else if (!urcu_bp_read_ongoing()) {
         urcu_bp_synchronize_rcu();
         tsan_acquire(&mset_gp_token);
-        free_chain(s, s->limbo);
+        mset_node_free_chain(s, s->limbo);
     } else {
         return; /* inside a read-side section: retry at the next retire */
     }
@@ -103,7 +94,7 @@ void mset_rcu_retire(mset_t *s, struct sl_node *chain)
         return;
 #ifdef MSET_DEBUG_BUG_NO_GRACE
     /* Injected bug: free at once, while readers may still hold the nodes. */
-    free_chain(s, chain);
+    mset_node_free_chain(s, chain);
     return;
 #endif
     struct sl_node *tail = chain;
@@ -132,7 +123,7 @@ void mset_rcu_drain(mset_t *s)
     if (s->limbo) {
         urcu_bp_synchronize_rcu();
         tsan_acquire(&mset_gp_token);
-        free_chain(s, s->limbo);
+        mset_node_free_chain(s, s->limbo);
         s->limbo = NULL;
         s->nlimbo = 0;
     }

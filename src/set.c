@@ -63,8 +63,10 @@ MSET_API mset_t *mset_new_with_allocator(void *pt, const struct mset_allocator *
     memset(s, 0, sizeof *s);
     s->alloc = al;
     s->pt = pt;
+    slab_init(&s->slab, &s->alloc);
     void *mem = mset_mem_alloc(s, sl_node_size(SL_MAXH));
     if (!mem) {
+        slab_destroy(&s->slab);
         al.free(al.ctx, s, sizeof *s);
         errno = ENOMEM;
         return NULL;
@@ -93,6 +95,7 @@ MSET_API void mset_destroy(mset_t *s)
         mset_node_free(s, x);
         x = next;
     }
+    slab_destroy(&s->slab);
     pthread_mutex_destroy(&s->lock);
     struct mset_allocator al = s->alloc;
     al.free(al.ctx, s, sizeof *s);

@@ -113,10 +113,11 @@ static inline uintptr_t max_u(uintptr_t a, uintptr_t b)
 
 struct sl_node *sl_node_init(void *mem, unsigned height, uintptr_t start, uintptr_t end)
 {
-    struct sl_node *x = (struct sl_node *)((char *)mem + (height - 1) * (sizeof(struct sl_level) +
-                                                                         sizeof(uintptr_t)));
+    struct sl_node *x = (struct sl_node *)((char *)mem + (height - 1) * sizeof(struct sl_level));
 
-    *x = (struct sl_node){ .start = start, .end = end, .key0 = UINTPTR_MAX, .height = (uint8_t)height };
+    *x = (struct sl_node){
+        .start = start, .end = end, .key0 = UINTPTR_MAX, .height = (uint8_t)height, .alloc_tag = 0xff
+    };
     for (unsigned i = 1; i < height; i++) {
         *sl_up(x, (int)i) = (struct sl_level){ .next = NULL, .key = UINTPTR_MAX };
         *sl_maxgap(x, (int)i) = 0;
@@ -285,13 +286,22 @@ static inline struct sl_node *wnext(const struct sl_node *x, int i)
     return i ? atomic_load_relaxed(&sl_up(x, i)->next) : atomic_load_relaxed(&x->next0);
 }
 
+/* Writer-side key of x's level-i link (its successor's start). */
+static inline uintptr_t wkey(const struct sl_node *x, int i)
+{
+    return i ? atomic_load_relaxed(&sl_up(x, i)->key) : atomic_load_relaxed(&x->key0);
+}
+
 void sl_seek(const struct skiplist *sl, uintptr_t key, struct sl_finger *f)
 {
     struct sl_node *x = sl->head;
+    int top = sl->top;
 
-    for (int i = SL_MAXH - 1; i >= 0; i--) {
-        for (struct sl_node *n; (n = wnext(x, i)) && n->start < key;)
-            x = n;
+    for (int i = SL_MAXH - 1; i > top; i--)
+        f->pred[i] = x;
+    for (int i = top; i >= 0; i--) {
+        while (wkey(x, i) < key)
+            x = wnext(x, i);
         f->pred[i] = x;
     }
 }
@@ -307,22 +317,26 @@ void sl_advance(const struct skiplist *sl, uintptr_t key, struct sl_finger *f)
             if (up != sl->head && (x == sl->head || up->start > x->start))
                 x = up;
         }
-        for (struct sl_node *n; (n = wnext(x, i)) && n->start < key;)
-            x = n;
+        while (wkey(x, i) < key)
+            x = wnext(x, i);
         f->pred[i] = x;
     }
 }
 
-/* Exact summary of p's span at level i >= 1, from its children at i - 1. */
-static void recompute_span(struct sl_node *p, int i)
+/* Exact summary of p's span at level i >= 1, from its children at i - 1.
+ * Return whether it changed. */
+static bool recompute_span(struct sl_node *p, int i)
 {
     const struct sl_node *stop = wnext(p, i);
     uintptr_t m = 0;
 
     for (const struct sl_node *y = p; y != stop; y = wnext(y, i - 1))
         m = max_u(m, span_gap(y, i - 1));
+    if (m == *sl_maxgap(p, i))
+        return false;
     /* Relaxed: a summary is a pruning hint, validated at level 0. */
     atomic_store_relaxed(sl_maxgap(p, i), m);
+    return true;
 }
 
 static void link_node(struct skiplist *sl, const struct sl_finger *f, struct sl_node *nn)
@@ -331,12 +345,15 @@ static void link_node(struct skiplist *sl, const struct sl_finger *f, struct sl_
 
     if (h - 1 > sl->top)
         atomic_store_relaxed(&sl->top, h - 1);
+    if (h > sl->touched)
+        sl->touched = h;
     for (int i = 0; i < h; i++) {
         struct sl_node *x = f->pred[i];
         struct sl_node *n;
 
-        while ((n = wnext(x, i)) && n->start <= nn->start)
-            x = n;
+        while (wkey(x, i) <= nn->start)
+            x = wnext(x, i);
+        n = wnext(x, i);
         /* nn is not yet reachable at level i: plain initialization order. */
         if (i) {
             sl_up(nn, i)->next = n;
@@ -350,8 +367,10 @@ static void link_node(struct skiplist *sl, const struct sl_finger *f, struct sl_
     }
 }
 
-static void unlink_node(const struct sl_finger *f, struct sl_node *o)
+static void unlink_node(struct skiplist *sl, const struct sl_finger *f, struct sl_node *o)
 {
+    if (o->height > sl->touched)
+        sl->touched = o->height;
     for (int i = o->height - 1; i >= 0; i--) {
         struct sl_node *x = f->pred[i];
         struct sl_node *n;
@@ -385,7 +404,7 @@ void sl_replace(struct skiplist *sl, const struct sl_finger *f, struct sl_node *
         link_node(sl, f, nv[j]);
 #endif
     for (struct sl_node *o = old; o; o = o->retire_next) {
-        unlink_node(f, o);
+        unlink_node(sl, f, o);
         nold++;
     }
     /* Relaxed: len is a statistic; one store per operation, never half. */
@@ -396,16 +415,26 @@ void sl_fix_gaps(struct skiplist *sl, const struct sl_finger *f, uintptr_t hi)
 {
     int top = sl->top;
 
+    /*
+     * Bottom-up.  Spans at levels <= touched changed shape (a node of height h
+     * is a child of spans at levels 1..h) and are always recomputed; above
+     * that, a level whose spans kept their values leaves every level above
+     * it as it was, so stop there.
+     */
     for (int i = 1; i <= top; i++) {
         struct sl_node *p = f->pred[i];
+        bool changed = false;
 
         for (;;) {
-            recompute_span(p, i);
+            changed |= recompute_span(p, i);
             p = wnext(p, i);
             if (!p || p->start >= hi)
                 break;
         }
+        if (!changed && i >= sl->touched)
+            break;
     }
+    sl->touched = 0;
 }
 
 /* ------------------------------------------------------------------- check */

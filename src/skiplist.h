@@ -31,15 +31,15 @@ struct sl_level {
  * old one.  The links are the only mutable shared fields.
  *
  * Layout.  A reader moving right reads the start, end and links of the node
- * it lands on and nothing else, so those are packed together: the links of
- * levels 1..height-1 lie just below the node in memory (sl_up(x, i) ==
- * (struct sl_level *)x - i), the level-0 link right after start and end,
- * and the gap summaries, which only find_free_area and writers read, below
- * the links.  A node of height <= 3 keeps everything a search reads in 64
- * bytes.
+ * it lands on and nothing else, so those are packed together at the front
+ * of the allocation: the links of levels 1..height-1 lie just below the node
+ * (sl_up(x, i) == (struct sl_level *)x - i), then start, end and the level-0
+ * link; the area payload follows, and the gap summaries, which only
+ * find_free_area and writers read, come last.  A node of height <= 3 keeps
+ * everything a search reads in 64 bytes.
  *
- *   base -> maxgap[h-1] .. maxgap[1] | link[h-1] .. link[1] | x -> start end
- *           next0 key0 | flags height backend udata retire_next
+ *   base -> link[h-1] .. link[1] | x -> start end next0 key0 | flags height
+ *           backend udata retire_next | maxgap[1] .. maxgap[h-1]
  */
 struct sl_node {
     uintptr_t start;       /* immutable */
@@ -48,16 +48,21 @@ struct sl_node {
     uintptr_t key0;        /* atomic; next0->start, or UINTPTR_MAX */
     unsigned flags;        /* immutable payload, opaque to the skip list */
     uint8_t height;        /* immutable; 1..SL_MAXH */
+    uint8_t alloc_tag;     /* alloc.c's: where the node's memory came from */
     const struct mset_backend *backend; /* immutable payload */
     void *udata;           /* immutable payload */
     struct sl_node *retire_next; /* writer-private: retire chains, old runs */
 };
+
+_Static_assert(sizeof(struct sl_node) == 64, "a node of height 1 fills one slab slot");
 
 struct skiplist {
     struct sl_node *head; /* sentinel of height SL_MAXH, never an area */
     int top;              /* atomic; highest level that may hold a node */
     size_t len;           /* atomic; number of areas */
     uint64_t rng;         /* writer-private */
+    int touched;          /* writer-private: tallest node linked or unlinked
+                             since the last sl_fix_gaps() */
 };
 
 /* Writer's position: pred[i] is the last node of level i with start < key. */
@@ -73,7 +78,7 @@ static inline struct sl_level *sl_up(const struct sl_node *x, int i)
 /* Largest level-0 gap of the nodes in [x, x's level-i successor), i >= 1. */
 static inline uintptr_t *sl_maxgap(const struct sl_node *x, int i)
 {
-    return (uintptr_t *)sl_up(x, x->height - 1) - i;
+    return (uintptr_t *)(x + 1) + (i - 1);
 }
 
 static inline size_t sl_node_size(unsigned height)
@@ -81,10 +86,10 @@ static inline size_t sl_node_size(unsigned height)
     return sizeof(struct sl_node) + (height - 1) * (sizeof(struct sl_level) + sizeof(uintptr_t));
 }
 
-/* The allocation that holds x (its links and summaries are below it). */
+/* The allocation that holds x (its links are below it). */
 static inline void *sl_node_base(struct sl_node *x)
 {
-    return (char *)x - (x->height - 1) * (sizeof(struct sl_level) + sizeof(uintptr_t));
+    return (char *)x - (x->height - 1) * sizeof(struct sl_level);
 }
 
 /* Turn an allocation of sl_node_size(height) bytes into an unlinked node. */
