@@ -8,8 +8,35 @@
 
 #include "internal.h"
 
+#ifdef MSET_FAULT_INJECTION
+/*
+ * Test builds (meson -Dfault_injection=true) can fail the k-th allocation,
+ * counting both calls to the set's allocator and node slots taken from the
+ * slab, which may not call the allocator at all.  The counter is global:
+ * tests that use it run one set at a time.
+ */
+static long countdown = -1;
+
+MSET_API void mset_fault_inject(long k)
+{
+    atomic_store_relaxed(&countdown, k);
+}
+
+static bool fail_now(void)
+{
+    return atomic_load_relaxed(&countdown) >= 0 && __atomic_fetch_sub(&countdown, 1, __ATOMIC_RELAXED) == 0;
+}
+#else
+static inline bool fail_now(void)
+{
+    return false;
+}
+#endif
+
 void *mset_mem_alloc(const mset_t *s, size_t size)
 {
+    if (fail_now())
+        return NULL;
     return s->alloc.alloc(s->alloc.ctx, size);
 }
 
@@ -29,6 +56,8 @@ struct sl_node *mset_node_alloc(mset_t *s, uintptr_t start, uintptr_t end)
     uint8_t tag = SLAB_NONE;
     void *mem;
 
+    if (fail_now())
+        return NULL;
     if (cls >= 0) {
         slab_lock(&s->slab);
         mem = slab_alloc_locked(&s->slab, cls, &tag);
