@@ -3,12 +3,12 @@
  * The RCU skip list of areas.
  *
  * Shape.  Nodes are sorted by start on level 0; level i > 0 links a random
- * half of level i - 1 (p = 1/2) and every link carries a copy of its target's start (the
- * key), so that a reader decides whether to move right without loading the
- * next node.  Each link above level 0 also carries maxgap: the largest free
- * gap between consecutive level-0 nodes of its span [node, next).  The gap
- * after a node y is [y->end, y->key0); after the last node it runs to
- * UINTPTR_MAX.  The head is a sentinel (0, 0) of full height.
+ * half of level i - 1 (p = 1/2), and every link carries a copy of its
+ * target's start (the key), so that a reader decides whether to move right
+ * without loading the next node.  Each link above level 0 also has maxgap:
+ * the largest free gap between consecutive level-0 nodes of its span
+ * [node, next).  The gap after a node y is [y->end, y->key0); after the last
+ * node it runs to UINTPTR_MAX.  The head is a sentinel (0, 0) of full height.
  *
  * Immutability.  A node's area fields never change after it is linked.  A
  * writer that shrinks, splits or re-flags an area links new nodes and unlinks
@@ -55,8 +55,9 @@
  * that shrinks keeps its (now loose) value; before a node is unlinked at
  * level i its summary is merged into its predecessor's.  sl_fix_gaps() then
  * recomputes the exact values bottom-up over the spans the operation
- * touched, O(k + log n).  A lock-free sl_find_gap() therefore never prunes a
- * span that holds a gap free throughout its call.
+ * touched, O(k + log n), and stops at the first level above the touched
+ * nodes whose spans kept their values.  A lock-free sl_find_gap() therefore
+ * never prunes a span that holds a gap free throughout its call.
  *
  * Reclamation is not done here: unlinked nodes stay chained through
  * retire_next and the caller hands them to rcu.c, which frees them after a
