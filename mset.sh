@@ -54,6 +54,27 @@ step_unit() {
     meson test -C build --print-errorlogs --suite unit
 }
 
+# Install into a scratch root and build a program against it with
+# pkg-config, the way an embedder would, shared and static.
+step_install() {
+    banner "install and link against the installed library"
+    local root
+    root=$(mktemp -d)
+    meson install -C build --destdir "$root" >/dev/null
+    local libdir
+    libdir=$(dirname "$(dirname "$(find "$root" -name mset.pc | head -n 1)")")
+    export PKG_CONFIG_PATH=$libdir/pkgconfig PKG_CONFIG_SYSROOT_DIR=$root
+    cc -std=c11 -Wall -Wextra -Werror examples/demo.c $(pkg-config --cflags --libs mset) \
+        -Wl,-rpath,"$libdir" -o "$root/demo-shared"
+    cc -std=c11 -Wall -Wextra -Werror examples/demo.c $(pkg-config --cflags mset) "$libdir/libmset.a" \
+        $(pkg-config --static --libs-only-l mset | sed 's/-lmset//') -o "$root/demo-static"
+    "$root/demo-shared" >/dev/null
+    "$root/demo-static" >/dev/null
+    echo "pkg-config $(pkg-config --modversion mset): shared and static demo built and ran"
+    unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
+    rm -rf "$root"
+}
+
 # ThreadSanitizer and ASan+UBSan builds.
 step_sanitizers() {
     banner "unit tests under ThreadSanitizer"
@@ -65,6 +86,7 @@ test_all() {
     deps
     local t0=$SECONDS
     step_unit
+    step_install
     step_sanitizers
     banner "all tests passed in $((SECONDS - t0)) s"
 }

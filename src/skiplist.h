@@ -17,6 +17,19 @@
 
 struct mset_backend;
 
+/* Link-level names carry the mset_ prefix, so that a static libmset.a cannot
+ * clash with an embedder's symbols. */
+#define sl_advance mset_sl_advance
+#define sl_check mset_sl_check
+#define sl_find_gap mset_sl_find_gap
+#define sl_fix_gaps mset_sl_fix_gaps
+#define sl_floor mset_sl_floor
+#define sl_init mset_sl_init
+#define sl_node_init mset_sl_node_init
+#define sl_random_height mset_sl_random_height
+#define sl_replace mset_sl_replace
+#define sl_seek mset_sl_seek
+
 #define SL_MAXH 32 /* 2^32 areas before the top level fills, with p = 1/2 */
 
 /* One link of a tower above level 0. */

@@ -22,6 +22,12 @@
 
 #include "mset.h"
 
+/* Link-level names carry the mset_ prefix (see skiplist.h). */
+#define slab_alloc_locked mset_slab_alloc_locked
+#define slab_destroy mset_slab_destroy
+#define slab_free_locked mset_slab_free_locked
+#define slab_init mset_slab_init
+
 #define SLAB_SLOTS 64
 #define SLAB_ALIGN 64
 #define SLAB_CLASSES 16 /* slots of 64 .. 1024 bytes */
