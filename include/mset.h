@@ -266,6 +266,31 @@ MSET_API int mset_clear(mset_t *s);
 MSET_API bool mset_find(mset_t *s, uintptr_t addr, struct mset_area *out);
 
 /*
+ * A reader's memo of the last area it found, for mset_find_cached().
+ * Zero-initialize it; one cursor per thread (or per signal handler).
+ */
+struct mset_cursor {
+    const mset_t *set;    /* the set the memo belongs to */
+    uint64_t version;     /* the set's version when the memo was taken */
+    struct mset_area area;
+};
+
+/*
+ * mset_find_cached() - mset_find() that first tries the area remembered in
+ * the cursor: if no writer has published anything in the set since the
+ * cursor was filled and addr is inside the remembered area, it answers from
+ * the cursor after reading one word of the set.  Otherwise it does a full
+ * lookup and refills the cursor.  For lookups with locality (a profiler's
+ * samples, a JIT's return addresses), not for random addresses.
+ * Return: as mset_find(); `out` may be NULL.
+ * Contract: as mset_find() (lock-free, async-signal-safe after
+ * mset_thread_init()); the cursor must not be shared between threads that
+ * call this concurrently.  A hit is linearized at its read of the version.
+ */
+MSET_API bool mset_find_cached(mset_t *s, uintptr_t addr, struct mset_cursor *c,
+                               struct mset_area *out);
+
+/*
  * mset_find_next() - the lowest area that ends after `addr`: the area
  * containing addr if there is one, else the first area above it.  Iterating
  * with addr = previous end walks the set in order without a callback.

@@ -17,6 +17,7 @@ struct mset {
     struct skiplist sl;
     pthread_mutex_t lock; /* serializes writers */
     ck_sequence_t seq;    /* odd while a writer publishes; for mset_snapshot() */
+    uint64_t version;     /* atomic; +1 after each publication; for cursors */
     void *pt;             /* handed to backends */
     struct mset_allocator alloc;
     struct slab slab;     /* node memory, drawn from alloc */

@@ -116,6 +116,39 @@ MSET_API bool mset_find(mset_t *s, uintptr_t addr, struct mset_area *out)
     return hit;
 }
 
+/* Acquire pairs with the release in publish_end(): a reader that sees a
+ * version sees everything published before it. */
+static inline uint64_t set_version(const mset_t *s)
+{
+    return atomic_load_acquire(&s->version);
+}
+
+MSET_API bool mset_find_cached(mset_t *s, uintptr_t addr, struct mset_cursor *c,
+                               struct mset_area *out)
+{
+    if (!s || !c)
+        return false;
+    uint64_t v = set_version(s);
+
+    /* No writer finished publishing since the memo was taken: it is still an
+     * area of the set, or the old version of one a writer is replacing. */
+    if (c->set == s && c->version == v && addr >= c->area.start && addr < c->area.end) {
+        if (out)
+            *out = c->area;
+        return true;
+    }
+    struct mset_area a;
+    if (!mset_find(s, addr, &a))
+        return false;
+    /* Keep the memo only if no writer finished publishing during the lookup. */
+    c->set = set_version(s) == v ? s : NULL;
+    c->version = v;
+    c->area = a;
+    if (out)
+        *out = a;
+    return true;
+}
+
 MSET_API bool mset_find_next(mset_t *s, uintptr_t addr, struct mset_area *out)
 {
     if (!s)
@@ -331,6 +364,20 @@ static struct sl_node *run_last(struct sl_node *run)
     return run;
 }
 
+/* Bracket every publication: snapshots watch the sequence, cursors the
+ * version.  Writer mutex held. */
+static void publish_begin(mset_t *s)
+{
+    ck_sequence_write_begin(&s->seq);
+}
+
+static void publish_end(mset_t *s)
+{
+    ck_sequence_write_end(&s->seq);
+    /* Release: pairs with the acquire in set_version(). */
+    atomic_store_release(&s->version, s->version + 1);
+}
+
 /*
  * Publish: replace the run's prefix that ends before `stop` by nv[0..n) (NULL
  * entries skipped), fix the gap summaries and retire the old nodes.
@@ -357,10 +404,10 @@ static void commit(mset_t *s, const struct sl_finger *f, struct sl_node *run, st
     }
     if (!old && !nnew)
         return;
-    ck_sequence_write_begin(&s->seq);
+    publish_begin(s);
     sl_replace(&s->sl, f, old, vec, nnew);
     sl_fix_gaps(&s->sl, f, hi);
-    ck_sequence_write_end(&s->seq);
+    publish_end(s);
     mset_rcu_retire(s, old);
 }
 
@@ -630,13 +677,14 @@ MSET_API int mset_protect(mset_t *s, uintptr_t start, size_t size,
 
     /* 3. Publish each area that changed, left to right. */
     f0 = f;
-    ck_sequence_write_begin(&s->seq);
     struct sl_node *retired = NULL, **tail = &retired;
     uintptr_t hi = 0;
     for (size_t i = 0; i < nc; i++) {
         struct change *c = &cv[i];
         if (!c->done)
             continue;
+        if (!retired)
+            publish_begin(s);
         struct sl_node *vec[3];
         size_t n = 0;
         for (int j = 0; j < 3; j++)
@@ -650,10 +698,11 @@ MSET_API int mset_protect(mset_t *s, uintptr_t start, size_t size,
         hi = c->old->end;
         memset(c->piece, 0, sizeof c->piece);
     }
-    if (retired)
+    if (retired) {
         sl_fix_gaps(&s->sl, &f0, hi);
-    ck_sequence_write_end(&s->seq);
-    mset_rcu_retire(s, retired);
+        publish_end(s);
+        mset_rcu_retire(s, retired);
+    }
 free:
     for (size_t i = 0; i < nc; i++)
         free_pieces(s, &cv[i]);

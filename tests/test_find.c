@@ -228,12 +228,49 @@ static void snapshot_reports_the_size_it_needs(void **state)
     assert_int_equal(mset_snapshot(NULL, buf, 2, &n), -EINVAL);
 }
 
+static void find_cached_answers_like_find_and_follows_writes(void **state)
+{
+    struct fx *f = *state;
+    struct mset_cursor c = { 0 };
+    struct mset_area a;
+
+    three_areas(f);
+    assert_true(mset_find_cached(f->s, 0x1010, &c, &a)); /* miss: fills the memo */
+    assert_int_equal(a.start, 0x1000);
+    assert_ptr_equal(c.set, f->s);
+    assert_true(mset_find_cached(f->s, 0x10ff, &c, &a)); /* hit */
+    assert_int_equal(a.end, 0x1100);
+    assert_true(mset_find_cached(f->s, 0x1100, &c, &a)); /* another area */
+    assert_int_equal(a.start, 0x1100);
+    assert_false(mset_find_cached(f->s, 0x1250, &c, &a));
+
+    assert_true(mset_find_cached(f->s, 0x1010, &c, NULL));
+    assert_int_equal(mset_unmap(f->s, 0x1080, 0x80), 0); /* the remembered area shrinks */
+    assert_false(mset_find_cached(f->s, 0x1090, &c, &a));
+    assert_true(mset_find_cached(f->s, 0x1010, &c, &a));
+    assert_int_equal(a.end, 0x1080);
+
+    /* A writer that publishes nothing leaves memos valid. */
+    assert_int_equal(mset_map(f->s, 0x1000, 0x10, 1, &mock_backend, NULL, false), -EEXIST);
+    assert_int_equal(mset_unmap(f->s, 0x1200, 0x10), 0);
+    unsigned v = c.version;
+    assert_true(mset_find_cached(f->s, 0x1020, &c, &a));
+    assert_int_equal(c.version, v);
+
+    /* A memo of another set never answers. */
+    mset_t *other = mset_new(NULL);
+    assert_false(mset_find_cached(other, 0x1010, &c, &a));
+    mset_destroy(other);
+    assert_false(mset_find_cached(NULL, 0x1010, &c, &a));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(find_returns_the_containing_area),
         TEST(find_misses_gaps_and_the_outside),
         TEST(find_accepts_null_out),
+        TEST(find_cached_answers_like_find_and_follows_writes),
         TEST(find_next_walks_the_set_in_order),
         TEST(overlaps_answers_for_every_position),
         TEST(overlaps_rejects_empty_and_wrapping_ranges),

@@ -128,6 +128,15 @@ static void *reader(void *arg)
         if (hit && (!plausible(&a) || addr < a.start || addr >= a.end))
             die("impossible area [%#lx, %#lx) flags %u for %#lx", (unsigned long)a.start,
                      (unsigned long)a.end, a.flags, (unsigned long)addr);
+        /* The same through a cursor, which must never answer with a memo
+         * that a writer has invalidated into an impossible area. */
+        static _Thread_local struct mset_cursor cur;
+        hit = mset_find_cached(sh->s, addr, &cur, &a);
+        if (always && !hit)
+            die("phantom gap at %#lx through the cursor", (unsigned long)addr);
+        if (hit && (!plausible(&a) || addr < a.start || addr >= a.end))
+            die("cursor gave [%#lx, %#lx) for %#lx", (unsigned long)a.start, (unsigned long)a.end,
+                (unsigned long)addr);
         if (always && !mset_overlaps(sh->s, addr, 1))
             die("overlaps() missed %#lx", (unsigned long)addr);
         /* mset_snapshot() is exact: each churned slot holds one whole
