@@ -520,8 +520,12 @@ MSET_API int mset_name_range(uintptr_t start, size_t size, const char *name);
  * area of this backend.  A thread that touches a page while that page is
  * being unmapped is woken once the unmap is done and then sees what an
  * access to unmapped memory sees (SIGSEGV; in an arena, the reservation's
- * SIGSEGV).  A thread that touches an area before the mset_map() that maps it
- * has returned waits until it has.  Nothing is left waiting: see
+ * SIGSEGV).  A fault on a range whose mset_map(), mset_unmap() or
+ * mset_protect() has called the backend but not returned yet waits until the
+ * set shows the change, so a page is always filled for the area the set
+ * shows (never for the area a replace removed); a touch that races with the
+ * map itself may also get SIGSEGV, since new areas are mapped without access
+ * until they are registered.  Nothing is left waiting: see
  * mset_uffd_destroy().
  *
  * Privileges: the backend opens its userfaultfd with UFFD_USER_MODE_ONLY,
@@ -612,7 +616,9 @@ MSET_API mset_uffd_t *mset_uffd_new(mset_t *s, const struct mset_uffd_config *cf
  *            fails, the range is unmapped again and the error returned.
  *   unmap:   waits for the fault being handled, if any, then unmaps; pending
  *            faults on the range are woken (see above) and the range's pages
- *            leave the dirty set.
+ *            leave the dirty set.  A thread woken by the fill that ran just
+ *            before the unmap completes its access if it runs before the
+ *            unmap, else it faults like any access to unmapped memory.
  *   protect: mprotect(); write protection for tracking is kept.
  * Return: the backend, valid until mset_uffd_destroy(); NULL if u is NULL.
  * Contract: thread-safe, async-signal-safe.

@@ -157,7 +157,11 @@ struct touch_guard {
     struct sigaction segv, bus;
 };
 
-static inline void touch_begin(struct touch_guard *g)
+/* While held (several threads touching), the handler stays installed. */
+static struct touch_guard touch_held;
+static int touch_holds;
+
+static inline void touch_install(struct touch_guard *g)
 {
     struct sigaction sa;
 
@@ -169,11 +173,37 @@ static inline void touch_begin(struct touch_guard *g)
     sigaction(SIGBUS, &sa, &g->bus);
 }
 
+static inline void touch_restore(const struct touch_guard *g)
+{
+    sigaction(SIGSEGV, &g->segv, NULL);
+    sigaction(SIGBUS, &g->bus, NULL);
+}
+
+/* Call before starting threads that touch pages, and touch_unhold() after
+ * joining them: sigaction() is process-wide. */
+static inline void touch_hold(void)
+{
+    touch_install(&touch_held);
+    __atomic_store_n(&touch_holds, 1, __ATOMIC_RELEASE);
+}
+
+static inline void touch_unhold(void)
+{
+    __atomic_store_n(&touch_holds, 0, __ATOMIC_RELAXED);
+    touch_restore(&touch_held);
+}
+
+static inline void touch_begin(struct touch_guard *g)
+{
+    if (!__atomic_load_n(&touch_holds, __ATOMIC_ACQUIRE))
+        touch_install(g);
+}
+
 static inline void touch_end(const struct touch_guard *g)
 {
     touch_jb = NULL;
-    sigaction(SIGSEGV, &g->segv, NULL);
-    sigaction(SIGBUS, &g->bus, NULL);
+    if (!__atomic_load_n(&touch_holds, __ATOMIC_ACQUIRE))
+        touch_restore(g);
 }
 
 /* Read a byte at p: 0 and *out, or the signal the access raised. */
@@ -190,6 +220,21 @@ static inline int touch_read(uintptr_t p, unsigned char *out)
         if (out)
             *out = v;
     }
+    touch_end(&g);
+    return touch_sig;
+}
+
+/* Read the 8 bytes at p (aligned): 0 and *out, or the signal raised. */
+static inline int touch_read64(uintptr_t p, uint64_t *out)
+{
+    struct touch_guard g;
+    sigjmp_buf jb;
+
+    touch_begin(&g);
+    touch_jb = &jb;
+    touch_sig = 0;
+    if (sigsetjmp(jb, 1) == 0)
+        *out = *(volatile uint64_t *)p;
     touch_end(&g);
     return touch_sig;
 }
@@ -290,5 +335,71 @@ static inline void assert_kernel_prot_(uintptr_t start, size_t size, int prot, c
 }
 #define assert_kernel_prot(start, size, prot) \
     assert_kernel_prot_((start), (size), (prot), __FILE__, __LINE__)
+
+/* ------------------------------------------------------------ userfaultfd */
+
+#include <dirent.h>
+
+/* Threads of this process whose name is `name`. */
+static inline int threads_named(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        char path[300], comm[64] = "";
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue; /* the thread just ended */
+        if (fgets(comm, sizeof comm, f))
+            comm[strcspn(comm, "\n")] = 0;
+        fclose(f);
+        n += strcmp(comm, name) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Open file descriptors of this process. */
+static inline int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory itself */
+}
+
+/*
+ * Exit 77 (meson: SKIP) when userfaultfd is not available here, saying why;
+ * any other creation failure is a test failure.
+ */
+static inline void require_uffd(void)
+{
+    mset_t *s = mset_new(NULL);
+    mset_uffd_t *u = mset_uffd_new(s, NULL);
+    int err = errno;
+
+    if (!u) {
+        mset_destroy(s);
+        if (err == ENOSYS || err == EPERM || err == EOPNOTSUPP || err == EACCES) {
+            printf("SKIP: userfaultfd unavailable: %s\n", strerror(err));
+            exit(77);
+        }
+        fprintf(stderr, "mset_uffd_new: unexpected %s\n", strerror(err));
+        exit(1);
+    }
+    mset_uffd_destroy(u);
+    mset_destroy(s);
+}
 
 #endif /* MSET_TESTS_LINUXUTIL_H */
