@@ -359,10 +359,12 @@ MSET_API mset_arena_t *mset_arena_new(uintptr_t hint, size_t size, const char *n
     a->state_len = (a->npages + ps - 1) / ps * ps;
     if (name)
         strcpy(a->name, name); /* length checked by lx_check_name() */
-    void *st = mmap(NULL, a->state_len, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* The reservation first: the state array could land where the hint
+     * points. */
     void *p = mmap((void *)hint, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
+    void *st = mmap(NULL, a->state_len, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (st == MAP_FAILED || p == MAP_FAILED) {
         if (st != MAP_FAILED)
             munmap(st, a->state_len);
