@@ -211,5 +211,5 @@ int main(void)
         cmocka_unit_test(plain_seed_1),
         cmocka_unit_test(plain_seed_2),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return run_group(tests);
 }

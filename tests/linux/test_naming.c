@@ -115,5 +115,5 @@ int main(void)
         LTEST(an_arena_names_its_reservation_and_areas),
         LTEST(uffd_areas_carry_the_configured_name),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return run_group(tests);
 }

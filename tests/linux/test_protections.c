@@ -147,5 +147,5 @@ int main(void)
         LTEST(code_in_a_non_executable_area_does_not_run),
         LTEST(w_xor_x_flips_patch_and_rerun_code),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return run_group(tests);
 }
