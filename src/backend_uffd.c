@@ -735,7 +735,8 @@ MSET_API int mset_uffd_collect_dirty(mset_uffd_t *u, bool rearm,
     u->ndirty = u->dirty_cap = 0;
     u->dirty_lost = false;
 
-    qsort(d, n, sizeof *d, cmp_addr);
+    if (n) /* qsort() wants a non-NULL array even when empty */
+        qsort(d, n, sizeof *d, cmp_addr);
     /* Runs of consecutive pages, repeats folded in: re-arm, then report. */
     for (size_t i = 0; i < n;) {
         uintptr_t start = d[i], end = start + ps;
