@@ -24,8 +24,8 @@
 #define NFUNCS 8
 
 struct jit {
-    mset_t *code;         /* every function's pages, udata = its name */
-    mset_arena_t *arena;  /* the reservation they live in */
+    mset_t *code;        /* every function's pages, udata = its name */
+    mset_arena_t *arena; /* the reservation they live in */
     size_t page;
 };
 
@@ -35,11 +35,11 @@ static size_t emit_add(unsigned char *p, unsigned k)
 #if defined(__x86_64__)
     p[0] = 0x8d; /* lea eax, [rdi + imm32] */
     p[1] = 0x87;
-    memcpy(p + 2, &(uint32_t){ k }, 4);
+    memcpy(p + 2, &(uint32_t){k}, 4);
     p[6] = 0xc3; /* ret */
     return 7;
 #elif defined(__aarch64__)
-    uint32_t code[2] = { 0x11000000u | ((k & 0xfff) << 10), 0xd65f03c0u }; /* add w0, w0, #k; ret */
+    uint32_t code[2] = {0x11000000u | ((k & 0xfff) << 10), 0xd65f03c0u}; /* add w0, w0, #k; ret */
     memcpy(p, code, sizeof code);
     return sizeof code;
 #else
@@ -100,7 +100,7 @@ static int call(uintptr_t code, int x)
 
 int main(void)
 {
-    struct jit j = { .page = (size_t)sysconf(_SC_PAGESIZE) };
+    struct jit j = {.page = (size_t)sysconf(_SC_PAGESIZE)};
     unsigned char probe[16];
     uintptr_t fn[NFUNCS];
     char names[NFUNCS][16];

@@ -15,11 +15,11 @@
 /* The kernel's limit for a VMA name, terminating NUL included. */
 #define LX_NAME_MAX 80
 
-MSET_HIDDEN size_t lx_page_size(void);
+MSET_HIDDEN size_t mset_lx_page_size(void);
 /* 0 if [start, start + size) is non-empty, page-aligned and does not wrap. */
-MSET_HIDDEN int lx_check_range(uintptr_t start, size_t size);
+MSET_HIDDEN int mset_lx_check_range(uintptr_t start, size_t size);
 /* 0 if name is NULL or a name the kernel accepts; -EINVAL otherwise. */
-MSET_HIDDEN int lx_check_name(const char *name);
+MSET_HIDDEN int mset_lx_check_name(const char *name);
 
 /*
  * Map, unmap or protect [start, start + size) as the arena backend does if
@@ -28,9 +28,9 @@ MSET_HIDDEN int lx_check_name(const char *name);
  * returns 0 or a negative errno and changes nothing on failure, except as
  * include/mset.h says under "Limits".
  */
-MSET_HIDDEN int lx_map(mset_arena_t *a, uintptr_t start, size_t size, unsigned flags,
-                       const char *name);
-MSET_HIDDEN int lx_unmap(mset_arena_t *a, uintptr_t start, size_t size);
-MSET_HIDDEN int lx_protect(mset_arena_t *a, uintptr_t start, size_t size, unsigned flags);
+MSET_HIDDEN int mset_lx_map(mset_arena_t *a, uintptr_t start, size_t size, unsigned flags,
+                            const char *name);
+MSET_HIDDEN int mset_lx_unmap(mset_arena_t *a, uintptr_t start, size_t size);
+MSET_HIDDEN int mset_lx_protect(mset_arena_t *a, uintptr_t start, size_t size, unsigned flags);
 
 #endif /* MSET_BACKEND_LINUX_H */

@@ -42,8 +42,8 @@ struct mset_arena {
     struct mset_backend be; /* first: the callbacks recover the arena from it */
     uintptr_t start, end;
     size_t npages;
-    pthread_mutex_t lock;   /* serializes the arena's calls, from every set */
-    unsigned char *state;   /* per page: 0 = reserved, PAGE_MAPPED | prot */
+    pthread_mutex_t lock; /* serializes the arena's calls, from every set */
+    unsigned char *state; /* per page: 0 = reserved, PAGE_MAPPED | prot */
     size_t state_len;
     size_t mapped;          /* pages mapped; under lock */
     char name[LX_NAME_MAX]; /* "" = unnamed */
@@ -51,7 +51,7 @@ struct mset_arena {
 
 /* ------------------------------------------------------------- helpers */
 
-size_t lx_page_size(void)
+size_t mset_lx_page_size(void)
 {
     static size_t cached; /* racing first calls store the same value */
     size_t ps = atomic_load_relaxed(&cached);
@@ -64,16 +64,16 @@ size_t lx_page_size(void)
     return ps;
 }
 
-int lx_check_range(uintptr_t start, size_t size)
+int mset_lx_check_range(uintptr_t start, size_t size)
 {
-    size_t mask = lx_page_size() - 1;
+    size_t mask = mset_lx_page_size() - 1;
 
     if (size == 0 || (start & mask) || (size & mask) || start + size < start)
         return -EINVAL;
     return 0;
 }
 
-int lx_check_name(const char *name)
+int mset_lx_check_name(const char *name)
 {
     if (!name)
         return 0;
@@ -102,7 +102,7 @@ static int set_name(uintptr_t start, size_t size, const char *name)
 
 MSET_API int mset_name_range(uintptr_t start, size_t size, const char *name)
 {
-    if (lx_check_range(start, size) || lx_check_name(name))
+    if (mset_lx_check_range(start, size) || mset_lx_check_name(name))
         return -EINVAL;
     return set_name(start, size, name);
 }
@@ -112,8 +112,8 @@ MSET_API int mset_name_range(uintptr_t start, size_t size, const char *name)
 static int plain_map(uintptr_t start, size_t size, unsigned flags, const char *name)
 {
     void *want = (void *)start;
-    void *p = mmap(want, size, prot_of(flags), MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-                   -1, 0);
+    void *p =
+        mmap(want, size, prot_of(flags), MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 
     if (p == MAP_FAILED)
         return -errno;
@@ -147,7 +147,7 @@ static bool inside(const mset_arena_t *a, uintptr_t start, size_t size)
 
 static size_t page_index(const mset_arena_t *a, uintptr_t addr)
 {
-    return (addr - a->start) / lx_page_size();
+    return (addr - a->start) / mset_lx_page_size();
 }
 
 /* Put [start, start + size) back into the reservation. */
@@ -172,7 +172,7 @@ static int arena_map(mset_arena_t *a, uintptr_t start, size_t size, unsigned fla
 {
     if (!inside(a, start, size))
         return -ERANGE;
-    size_t i = page_index(a, start), n = size / lx_page_size();
+    size_t i = page_index(a, start), n = size / mset_lx_page_size();
     int rc = 0;
 
     pthread_mutex_lock(&a->lock);
@@ -182,8 +182,8 @@ static int arena_map(mset_arena_t *a, uintptr_t start, size_t size, unsigned fla
             goto out;
         }
     }
-    void *p = mmap((void *)start, size, prot_of(flags), MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-                   -1, 0);
+    void *p =
+        mmap((void *)start, size, prot_of(flags), MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     if (p == MAP_FAILED) {
         rc = -errno;
         /* Refill a hole if an old kernel left one (EEXIST when it did not). */
@@ -204,7 +204,7 @@ static int arena_unmap(mset_arena_t *a, uintptr_t start, size_t size)
 {
     if (!inside(a, start, size))
         return -ERANGE;
-    size_t i = page_index(a, start), n = size / lx_page_size();
+    size_t i = page_index(a, start), n = size / mset_lx_page_size();
 
     pthread_mutex_lock(&a->lock);
     int rc = reserve(a, start, size, MAP_FIXED);
@@ -221,7 +221,7 @@ static int arena_protect(mset_arena_t *a, uintptr_t start, size_t size, unsigned
 {
     if (!inside(a, start, size))
         return -ERANGE;
-    size_t ps = lx_page_size(), i = page_index(a, start), n = size / ps;
+    size_t ps = mset_lx_page_size(), i = page_index(a, start), n = size / ps;
     int rc = 0;
 
     pthread_mutex_lock(&a->lock);
@@ -252,27 +252,27 @@ out:
 
 /* --------------------------------------------------- shared entry points */
 
-int lx_map(mset_arena_t *a, uintptr_t start, size_t size, unsigned flags, const char *name)
+int mset_lx_map(mset_arena_t *a, uintptr_t start, size_t size, unsigned flags, const char *name)
 {
-    int rc = lx_check_range(start, size);
+    int rc = mset_lx_check_range(start, size);
 
     if (rc)
         return rc;
     return a ? arena_map(a, start, size, flags, name) : plain_map(start, size, flags, name);
 }
 
-int lx_unmap(mset_arena_t *a, uintptr_t start, size_t size)
+int mset_lx_unmap(mset_arena_t *a, uintptr_t start, size_t size)
 {
-    int rc = lx_check_range(start, size);
+    int rc = mset_lx_check_range(start, size);
 
     if (rc)
         return rc;
     return a ? arena_unmap(a, start, size) : plain_unmap(start, size);
 }
 
-int lx_protect(mset_arena_t *a, uintptr_t start, size_t size, unsigned flags)
+int mset_lx_protect(mset_arena_t *a, uintptr_t start, size_t size, unsigned flags)
 {
-    int rc = lx_check_range(start, size);
+    int rc = mset_lx_check_range(start, size);
 
     if (rc)
         return rc;
@@ -286,14 +286,14 @@ static int plain_map_cb(const struct mset_backend *be, void *pt, uintptr_t start
 {
     (void)be;
     (void)pt;
-    return lx_map(NULL, start, size, flags, NULL);
+    return mset_lx_map(NULL, start, size, flags, NULL);
 }
 
 static int plain_unmap_cb(const struct mset_backend *be, void *pt, uintptr_t start, size_t size)
 {
     (void)be;
     (void)pt;
-    return lx_unmap(NULL, start, size);
+    return mset_lx_unmap(NULL, start, size);
 }
 
 static int plain_protect_cb(const struct mset_backend *be, void *pt, uintptr_t start, size_t size,
@@ -301,7 +301,7 @@ static int plain_protect_cb(const struct mset_backend *be, void *pt, uintptr_t s
 {
     (void)be;
     (void)pt;
-    return lx_protect(NULL, start, size, flags);
+    return mset_lx_protect(NULL, start, size, flags);
 }
 
 static const struct mset_backend plain_backend = {
@@ -325,27 +325,27 @@ static int arena_map_cb(const struct mset_backend *be, void *pt, uintptr_t start
                         unsigned flags)
 {
     (void)pt;
-    return lx_map(arena_of(be), start, size, flags, NULL);
+    return mset_lx_map(arena_of(be), start, size, flags, NULL);
 }
 
 static int arena_unmap_cb(const struct mset_backend *be, void *pt, uintptr_t start, size_t size)
 {
     (void)pt;
-    return lx_unmap(arena_of(be), start, size);
+    return mset_lx_unmap(arena_of(be), start, size);
 }
 
 static int arena_protect_cb(const struct mset_backend *be, void *pt, uintptr_t start, size_t size,
                             unsigned flags)
 {
     (void)pt;
-    return lx_protect(arena_of(be), start, size, flags);
+    return mset_lx_protect(arena_of(be), start, size, flags);
 }
 
 MSET_API mset_arena_t *mset_arena_new(uintptr_t hint, size_t size, const char *name)
 {
-    size_t ps = lx_page_size();
+    size_t ps = mset_lx_page_size();
 
-    if (size == 0 || size % ps || hint % ps || lx_check_name(name)) {
+    if (size == 0 || size % ps || hint % ps || mset_lx_check_name(name)) {
         errno = EINVAL;
         return NULL;
     }
@@ -354,15 +354,15 @@ MSET_API mset_arena_t *mset_arena_new(uintptr_t hint, size_t size, const char *n
         errno = ENOMEM;
         return NULL;
     }
-    a->be = (struct mset_backend){ arena_map_cb, arena_unmap_cb, arena_protect_cb };
+    a->be = (struct mset_backend){arena_map_cb, arena_unmap_cb, arena_protect_cb};
     a->npages = size / ps;
     a->state_len = (a->npages + ps - 1) / ps * ps;
     if (name)
-        strcpy(a->name, name); /* length checked by lx_check_name() */
+        strcpy(a->name, name); /* length checked by mset_lx_check_name() */
     /* The reservation first: the state array could land where the hint
      * points. */
-    void *p = mmap((void *)hint, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *p =
+        mmap((void *)hint, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     void *st = mmap(NULL, a->state_len, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (st == MAP_FAILED || p == MAP_FAILED) {

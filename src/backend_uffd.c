@@ -111,13 +111,13 @@ struct mset_uffd {
     mset_t *set;
     struct mset_uffd_config cfg; /* cfg.name points to name */
     char name[LX_NAME_MAX];
-    int fd;                 /* the userfaultfd */
-    int stop_fd;            /* eventfd: destroy() wakes the handler */
-    int pagemap_fd;         /* -1 when write tracking is unavailable */
-    bool can_wp;            /* write tracking works on this kernel */
-    bool can_poison;        /* UFFDIO_POISON works on this kernel */
+    int fd;          /* the userfaultfd */
+    int stop_fd;     /* eventfd: destroy() wakes the handler */
+    int pagemap_fd;  /* -1 when write tracking is unavailable */
+    bool can_wp;     /* write tracking works on this kernel */
+    bool can_poison; /* UFFDIO_POISON works on this kernel */
     pthread_t thread;
-    void *page;             /* staging page; handler thread only */
+    void *page; /* staging page; handler thread only */
 
     /* Faults waiting for a publication; handler thread only. */
     struct uffd_msg *deferred;
@@ -127,11 +127,11 @@ struct mset_uffd {
     pthread_mutex_t lock;
     struct pending *pending; /* ranges changed by unpublished operations */
     size_t npending, pending_cap;
-    bool tracking;          /* some range was armed: pagemap must be read */
-    size_t mapped;          /* bytes mapped by this backend */
-    uintptr_t *dirty;       /* recorded pages, unsorted, maybe repeated */
+    bool tracking;    /* some range was armed: pagemap must be read */
+    size_t mapped;    /* bytes mapped by this backend */
+    uintptr_t *dirty; /* recorded pages, unsorted, maybe repeated */
     size_t ndirty, dirty_cap;
-    bool dirty_lost;        /* a record failed for lack of memory */
+    bool dirty_lost; /* a record failed for lack of memory */
 
     /* Counters: relaxed atomics, they order nothing. */
     uint64_t n_faults, n_filled, n_writes, n_woken, n_fill_errors;
@@ -158,7 +158,7 @@ static mset_uffd_t *uffd_of(const struct mset_backend *be)
 
 static void wake(const mset_uffd_t *u, uintptr_t page)
 {
-    struct uffdio_range r = { .start = page, .len = lx_page_size() };
+    struct uffdio_range r = {.start = page, .len = mset_lx_page_size()};
 
     ioctl(u->fd, UFFDIO_WAKE, &r); /* cannot fail for a valid range */
 }
@@ -166,18 +166,20 @@ static void wake(const mset_uffd_t *u, uintptr_t page)
 /* Install the staging page (or the zero page) at `page`; 0 or -errno. */
 static int install(const mset_uffd_t *u, uintptr_t page, bool zero, bool wp, bool dontwake)
 {
-    size_t ps = lx_page_size();
+    size_t ps = mset_lx_page_size();
     int rc;
 
     for (int tries = 0; tries < EAGAIN_RETRIES; tries++) {
         if (zero) {
-            struct uffdio_zeropage z = { .range = { page, ps },
-                                         .mode = dontwake ? UFFDIO_ZEROPAGE_MODE_DONTWAKE : 0 };
+            struct uffdio_zeropage z = {.range = {page, ps},
+                                        .mode = dontwake ? UFFDIO_ZEROPAGE_MODE_DONTWAKE : 0};
             rc = ioctl(u->fd, UFFDIO_ZEROPAGE, &z);
         } else {
-            struct uffdio_copy c = { .dst = page, .src = (uintptr_t)u->page, .len = ps,
-                                     .mode = (wp ? UFFDIO_COPY_MODE_WP : 0) |
-                                             (dontwake ? UFFDIO_COPY_MODE_DONTWAKE : 0) };
+            struct uffdio_copy c = {.dst = page,
+                                    .src = (uintptr_t)u->page,
+                                    .len = ps,
+                                    .mode = (wp ? UFFDIO_COPY_MODE_WP : 0) |
+                                            (dontwake ? UFFDIO_COPY_MODE_DONTWAKE : 0)};
             rc = ioctl(u->fd, UFFDIO_COPY, &c);
         }
         if (rc == 0)
@@ -191,7 +193,7 @@ static int install(const mset_uffd_t *u, uintptr_t page, bool zero, bool wp, boo
 static int writeprotect(const mset_uffd_t *u, uintptr_t start, size_t size, bool on, bool dontwake)
 {
     struct uffdio_writeprotect w = {
-        .range = { start, size },
+        .range = {start, size},
         .mode = (on ? UFFDIO_WRITEPROTECT_MODE_WP : 0) |
                 (dontwake ? UFFDIO_WRITEPROTECT_MODE_DONTWAKE : 0),
     };
@@ -205,7 +207,8 @@ static bool armed(const mset_uffd_t *u, uintptr_t page)
 {
     uint64_t e = 0;
 
-    if (pread(u->pagemap_fd, &e, sizeof e, (off_t)(page / lx_page_size() * sizeof e)) != sizeof e)
+    if (pread(u->pagemap_fd, &e, sizeof e, (off_t)(page / mset_lx_page_size() * sizeof e)) !=
+        sizeof e)
         return false;
     return e & PM_UFFD_WP;
 }
@@ -242,7 +245,7 @@ static void note_pending(mset_uffd_t *u, uintptr_t start, size_t size)
         u->pending = p;
         u->pending_cap = cap;
     }
-    u->pending[u->npending++] = (struct pending){ start, start + size, op };
+    u->pending[u->npending++] = (struct pending){start, start + size, op};
 }
 
 /* Whether `page` is in a range whose operation is not published yet;
@@ -298,15 +301,15 @@ static void resolve_missing(mset_uffd_t *u, uintptr_t page, bool write, const st
     bool zero = !u->cfg.fill && !wp; /* UFFDIO_ZEROPAGE would drop the marker */
 
     if (u->cfg.fill) {
-        memset(u->page, 0, lx_page_size());
-        if (u->cfg.fill(u->page, page, lx_page_size(), a, u->cfg.arg) != 0) {
+        memset(u->page, 0, mset_lx_page_size());
+        if (u->cfg.fill(u->page, page, mset_lx_page_size(), a, u->cfg.arg) != 0) {
             count(&u->n_fill_errors);
-            struct uffdio_poison p = { .range = { page, lx_page_size() } };
+            struct uffdio_poison p = {.range = {page, mset_lx_page_size()}};
             count(&u->n_filled);
             if (u->can_poison && ioctl(u->fd, UFFDIO_POISON, &p) == 0)
                 return;
             uncount(&u->n_filled);
-            memset(u->page, 0, lx_page_size());
+            memset(u->page, 0, mset_lx_page_size());
         }
     }
     /* An armed page being written is installed writable and reported before
@@ -327,7 +330,7 @@ static void resolve_missing(mset_uffd_t *u, uintptr_t page, bool write, const st
 static void resolve_wp(mset_uffd_t *u, uintptr_t page, const struct mset_area *a)
 {
     /* Not armed any more: disarmed, or this message raced with a wake. */
-    if (!armed(u, page) || writeprotect(u, page, lx_page_size(), false, true)) {
+    if (!armed(u, page) || writeprotect(u, page, mset_lx_page_size(), false, true)) {
         answer_with_wake(u, page);
         return;
     }
@@ -337,7 +340,7 @@ static void resolve_wp(mset_uffd_t *u, uintptr_t page, const struct mset_area *a
 
 static uintptr_t page_of(const struct uffd_msg *m)
 {
-    return m->arg.pagefault.address & ~(uintptr_t)(lx_page_size() - 1);
+    return m->arg.pagefault.address & ~(uintptr_t)(mset_lx_page_size() - 1);
 }
 
 /* Resolve one fault; false if it must wait for a publication. */
@@ -412,7 +415,8 @@ static void *handler(void *arg)
     mset_uffd_t *u = arg;
 
     for (;;) {
-        struct pollfd p[2] = { { .fd = u->fd, .events = POLLIN }, { .fd = u->stop_fd, .events = POLLIN } };
+        struct pollfd p[2] = {{.fd = u->fd, .events = POLLIN},
+                              {.fd = u->stop_fd, .events = POLLIN}};
         /* A publication is microseconds away: look again in a millisecond. */
         if (poll(p, 2, u->ndeferred ? 1 : -1) < 0)
             continue; /* EINTR */
@@ -437,24 +441,24 @@ static int uffd_map_cb(const struct mset_backend *be, void *pt, uintptr_t start,
 {
     mset_uffd_t *u = uffd_of(be);
     (void)pt;
-    int rc = lx_check_range(start, size);
+    int rc = mset_lx_check_range(start, size);
     if (rc)
         return rc;
 
     pthread_mutex_lock(&u->lock);
     /* No access until registered (top of file). */
-    rc = lx_map(u->cfg.arena, start, size, 0, u->cfg.name);
+    rc = mset_lx_map(u->cfg.arena, start, size, 0, u->cfg.name);
     if (rc == 0) {
         struct uffdio_register r = {
-            .range = { start, size },
+            .range = {start, size},
             .mode = UFFDIO_REGISTER_MODE_MISSING | (u->can_wp ? UFFDIO_REGISTER_MODE_WP : 0),
         };
         if (ioctl(u->fd, UFFDIO_REGISTER, &r))
             rc = -errno;
         else if (flags & (MSET_READ | MSET_WRITE | MSET_EXEC))
-            rc = lx_protect(u->cfg.arena, start, size, flags);
+            rc = mset_lx_protect(u->cfg.arena, start, size, flags);
         if (rc) {
-            lx_unmap(u->cfg.arena, start, size); /* give the range back */
+            mset_lx_unmap(u->cfg.arena, start, size); /* give the range back */
         } else {
             u->mapped += size;
             note_pending(u, start, size);
@@ -479,14 +483,14 @@ static int uffd_unmap_cb(const struct mset_backend *be, void *pt, uintptr_t star
 {
     mset_uffd_t *u = uffd_of(be);
     (void)pt;
-    int rc = lx_check_range(start, size);
+    int rc = mset_lx_check_range(start, size);
     if (rc)
         return rc;
 
     pthread_mutex_lock(&u->lock);
     /* Unmapping also unregisters: faults queued for the range end in ENOENT
      * and a wake (top of file). */
-    rc = lx_unmap(u->cfg.arena, start, size);
+    rc = mset_lx_unmap(u->cfg.arena, start, size);
     if (rc == 0) {
         u->mapped -= size;
         forget_dirty(u, start, start + size);
@@ -501,7 +505,7 @@ static int uffd_protect_cb(const struct mset_backend *be, void *pt, uintptr_t st
 {
     mset_uffd_t *u = uffd_of(be);
     (void)pt;
-    int rc = lx_check_range(start, size);
+    int rc = mset_lx_check_range(start, size);
     if (rc)
         return rc;
 
@@ -509,7 +513,7 @@ static int uffd_protect_cb(const struct mset_backend *be, void *pt, uintptr_t st
      * flight is filled once the set shows the new flags, and then retried by
      * the kernel under the new protection. */
     pthread_mutex_lock(&u->lock);
-    rc = lx_protect(u->cfg.arena, start, size, flags);
+    rc = mset_lx_protect(u->cfg.arena, start, size, flags);
     if (rc == 0)
         note_pending(u, start, size);
     pthread_mutex_unlock(&u->lock);
@@ -550,7 +554,7 @@ static int setup_fd(mset_uffd_t *u)
     int probe = open_uffd(u->cfg.flags);
     if (probe < 0)
         return -errno;
-    struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+    struct uffdio_api api = {.api = UFFD_API, .features = 0};
     int rc = ioctl(probe, UFFDIO_API, &api) ? -errno : 0;
     close(probe);
     if (rc)
@@ -565,7 +569,7 @@ static int setup_fd(mset_uffd_t *u)
 
     if ((u->fd = open_uffd(u->cfg.flags)) < 0)
         return -errno;
-    api = (struct uffdio_api){ .api = UFFD_API, .features = want };
+    api = (struct uffdio_api){.api = UFFD_API, .features = want};
     if (ioctl(u->fd, UFFDIO_API, &api))
         return -errno;
     if (!(api.ioctls & (1ull << _UFFDIO_REGISTER)))
@@ -595,11 +599,11 @@ static void free_uffd(mset_uffd_t *u)
 
 MSET_API mset_uffd_t *mset_uffd_new(mset_t *s, const struct mset_uffd_config *cfg)
 {
-    struct mset_uffd_config c = { 0 };
+    struct mset_uffd_config c = {0};
 
     if (cfg)
         c = *cfg;
-    if (!s || (c.flags & ~MSET_UFFD_KERNEL_FAULTS) || lx_check_name(c.name)) {
+    if (!s || (c.flags & ~MSET_UFFD_KERNEL_FAULTS) || mset_lx_check_name(c.name)) {
         errno = EINVAL;
         return NULL;
     }
@@ -608,12 +612,12 @@ MSET_API mset_uffd_t *mset_uffd_new(mset_t *s, const struct mset_uffd_config *cf
         errno = ENOMEM;
         return NULL;
     }
-    u->be = (struct mset_backend){ uffd_map_cb, uffd_unmap_cb, uffd_protect_cb };
+    u->be = (struct mset_backend){uffd_map_cb, uffd_unmap_cb, uffd_protect_cb};
     u->set = s;
     u->cfg = c;
     u->cfg.name = NULL;
     if (c.name && c.name[0]) {
-        strcpy(u->name, c.name); /* length checked by lx_check_name() */
+        strcpy(u->name, c.name); /* length checked by mset_lx_check_name() */
         u->cfg.name = u->name;
     }
     u->fd = u->stop_fd = u->pagemap_fd = -1;
@@ -621,7 +625,7 @@ MSET_API mset_uffd_t *mset_uffd_new(mset_t *s, const struct mset_uffd_config *cf
     int rc = setup_fd(u);
     if (rc == 0 && (u->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         rc = -errno;
-    if (rc == 0 && !(u->page = aligned_alloc(lx_page_size(), lx_page_size())))
+    if (rc == 0 && !(u->page = aligned_alloc(mset_lx_page_size(), mset_lx_page_size())))
         rc = -ENOMEM;
     if (rc) {
         free_uffd(u);
@@ -686,7 +690,7 @@ static int set_tracking(mset_uffd_t *u, uintptr_t start, size_t size, bool on)
 {
     if (!u)
         return -EINVAL;
-    int rc = lx_check_range(start, size);
+    int rc = mset_lx_check_range(start, size);
     if (rc)
         return rc;
     if (!u->can_wp)
@@ -719,12 +723,11 @@ static int cmp_addr(const void *x, const void *y)
 }
 
 MSET_API int mset_uffd_collect_dirty(mset_uffd_t *u, bool rearm,
-                                     void (*fn)(uintptr_t start, size_t size, void *arg),
-                                     void *arg)
+                                     void (*fn)(uintptr_t start, size_t size, void *arg), void *arg)
 {
     if (!u || !fn)
         return -EINVAL;
-    size_t ps = lx_page_size();
+    size_t ps = mset_lx_page_size();
     int rc = 0;
 
     pthread_mutex_lock(&u->lock);

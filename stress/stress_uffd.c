@@ -55,7 +55,7 @@ static struct {
     double seconds;
     uint64_t ops, seed;
     int pages;
-} opt = { 3, 1, 10, 0, 0, 256 };
+} opt = {3, 1, 10, 0, 0, 256};
 
 static const char *prog = "stress_uffd";
 static atomic_bool stop;
@@ -77,10 +77,10 @@ static void fail(const char *fmt, ...)
     _exit(1);
 }
 
-#define CHECK(cond, ...)          \
-    do {                          \
-        if (!(cond))              \
-            fail(__VA_ARGS__);    \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fail(__VA_ARGS__);                                                                     \
     } while (0)
 
 struct rng {
@@ -195,7 +195,7 @@ struct counts {
 static void *faulter(void *arg)
 {
     int id = (int)(intptr_t)arg;
-    struct rng r = { opt.seed ^ (0x5151515151515151ull * (uint64_t)(id + 1)) };
+    struct rng r = {opt.seed ^ (0x5151515151515151ull * (uint64_t)(id + 1))};
     struct counts *c = calloc(1, sizeof *c);
 
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
@@ -242,7 +242,7 @@ static bool set_flags(unsigned old, unsigned *nf, void *arg)
     return true;
 }
 
-static const unsigned prots[] = { MSET_READ | MSET_WRITE, MSET_READ | MSET_WRITE, MSET_READ, 0 };
+static const unsigned prots[] = {MSET_READ | MSET_WRITE, MSET_READ | MSET_WRITE, MSET_READ, 0};
 
 static void resident(uintptr_t start, size_t len, unsigned char *vec)
 {
@@ -296,7 +296,7 @@ static atomic_uint_fast64_t ops_done;
 static void *writer(void *arg)
 {
     int id = (int)(intptr_t)arg;
-    struct rng r = { opt.seed ^ (0xa5a5a5a5a5a5a5a5ull * (uint64_t)(id + 1)) };
+    struct rng r = {opt.seed ^ (0xa5a5a5a5a5a5a5a5ull * (uint64_t)(id + 1))};
     bool alone = opt.writers == 1;
     unsigned char *vec = malloc((size_t)opt.pages);
     uint64_t mine = 0;
@@ -311,14 +311,19 @@ static void *writer(void *arg)
         int rc;
 
         switch (below(&r, 10)) {
-        case 0: case 1: case 2: case 3: {
+        case 0:
+        case 1:
+        case 2:
+        case 3: {
             uintptr_t key = (uintptr_t)atomic_fetch_add(&next_key, 1);
             unsigned fl = prots[below(&r, 4)];
             rc = mset_map(set, start, len, fl, be, (void *)key, true);
             CHECK(rc == 0, "mset_map(%#lx, %zu, replace): %d", (unsigned long)start, len, rc);
             break;
         }
-        case 4: case 5: case 6:
+        case 4:
+        case 5:
+        case 6:
             rc = mset_unmap(set, start, len);
             CHECK(rc == 0, "mset_unmap(%#lx, %zu): %d", (unsigned long)start, len, rc);
             if (alone) {
@@ -411,8 +416,8 @@ int main(int argc, char **argv)
     if (opt.seed == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        struct rng r = { (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^
-                         (uint64_t)getpid() << 32 };
+        struct rng r = {(uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^
+                        (uint64_t)getpid() << 32};
         opt.seed = rnd(&r) | 1;
     }
     printf("%s: seed 0x%016" PRIx64 "  faulters %d  writers %d  seconds %g  ops %" PRIu64
@@ -429,7 +434,7 @@ int main(int argc, char **argv)
     arena = mset_arena_new(0, (size_t)opt.pages * ps, "stress-uffd");
     CHECK(set && arena, "setup: %s", strerror(errno));
     base = mset_arena_start(arena);
-    struct mset_uffd_config cfg = { .arena = arena, .fill = fill, .name = "stress-uffd" };
+    struct mset_uffd_config cfg = {.arena = arena, .fill = fill, .name = "stress-uffd"};
     uffd = mset_uffd_new(set, &cfg);
     if (!uffd) {
         printf("%s: SKIP: userfaultfd unavailable: %s\n", prog, strerror(errno));
@@ -456,7 +461,7 @@ int main(int argc, char **argv)
         usleep(10 * 1000);
     atomic_store(&stop, true);
 
-    struct counts total = { 0 };
+    struct counts total = {0};
     for (int i = 0; i < opt.faulters + opt.writers; i++) {
         void *ret;
         pthread_join(th[i], &ret);
@@ -486,8 +491,8 @@ int main(int argc, char **argv)
            " checked), %" PRIu64 " writes, %" PRIu64 " signals\n",
            prog, secs, (uint64_t)atomic_load(&ops_done), total.reads, total.checked, total.writes,
            total.signals);
-    printf("%s: handler: %" PRIu64 " faults, %" PRIu64 " filled, %" PRIu64 " writes reported, %" PRIu64
-           " woken without a fill\n",
+    printf("%s: handler: %" PRIu64 " faults, %" PRIu64 " filled, %" PRIu64
+           " writes reported, %" PRIu64 " woken without a fill\n",
            prog, st.faults, st.filled, st.writes, st.woken);
     printf("%s: all checks held\n", prog);
     free(th);

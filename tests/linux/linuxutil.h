@@ -283,9 +283,8 @@ PROBE static int touch_call(uintptr_t fn, int *out)
 }
 
 /* Run a group; MSET_TEST_FILTER=name (cmocka wildcards) runs only some. */
-#define run_group(tests)                                             \
-    (getenv("MSET_TEST_FILTER") ? cmocka_set_test_filter(getenv("MSET_TEST_FILTER")) \
-                                : (void)0,                           \
+#define run_group(tests)                                                                           \
+    (getenv("MSET_TEST_FILTER") ? cmocka_set_test_filter(getenv("MSET_TEST_FILTER")) : (void)0,    \
      cmocka_run_group_tests(tests, NULL, NULL))
 
 /* ------------------------------------------------------------- fixture */
@@ -329,7 +328,7 @@ static inline int lfx_teardown(void **state)
 #define LTEST(fn) cmocka_unit_test_setup_teardown(fn, lfx_setup, lfx_teardown)
 
 /* Page i of the arena. */
-#define PG(f, i) ((f)->base + (uintptr_t)(i) * ps())
+#define PG(f, i) ((f)->base + (uintptr_t)(i)*ps())
 
 /* Every page of [start, start + size) has protection `prot` in the kernel
  * (-1: no mapping). */
@@ -349,7 +348,7 @@ static inline void assert_kernel_prot_(uintptr_t start, size_t size, int prot, c
     }
     maps_free(&m);
 }
-#define assert_kernel_prot(start, size, prot) \
+#define assert_kernel_prot(start, size, prot)                                                      \
     assert_kernel_prot_((start), (size), (prot), __FILE__, __LINE__)
 
 /* ------------------------------------------------------------ userfaultfd */

@@ -20,7 +20,8 @@ static void areas_are_mapped_exactly_inside_with_their_protection(void **state)
 {
     struct lfx *f = *state;
 
-    assert_int_equal(mset_map(f->s, PG(f, 4), 2 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false), 0);
+    assert_int_equal(mset_map(f->s, PG(f, 4), 2 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false),
+                     0);
     assert_kernel_prot(PG(f, 0), 4 * ps(), 0);
     assert_kernel_prot(PG(f, 4), 2 * ps(), MSET_READ | MSET_WRITE);
     assert_kernel_prot(PG(f, 6), 4 * ps(), 0);
@@ -32,9 +33,10 @@ static void a_range_outside_the_arena_is_erange(void **state)
     struct lfx *f = *state;
     int below = kernel_prot(f->base - ps());
 
-    assert_int_equal(mset_map(f->s, f->base - ps(), 2 * ps(), MSET_READ, f->be, NULL, false), -ERANGE);
-    assert_int_equal(mset_map(f->s, PG(f, ARENA_PAGES - 1), 2 * ps(), MSET_READ, f->be, NULL, false),
+    assert_int_equal(mset_map(f->s, f->base - ps(), 2 * ps(), MSET_READ, f->be, NULL, false),
                      -ERANGE);
+    assert_int_equal(
+        mset_map(f->s, PG(f, ARENA_PAGES - 1), 2 * ps(), MSET_READ, f->be, NULL, false), -ERANGE);
     assert_int_equal(mset_len(f->s), 0);
     assert_int_equal(kernel_prot(f->base - ps()), below); /* untouched */
     assert_kernel_prot(f->base, ps(), 0);
@@ -46,7 +48,8 @@ static void unmapped_pages_go_back_to_the_reservation(void **state)
 {
     struct lfx *f = *state;
 
-    assert_int_equal(mset_map(f->s, PG(f, 8), 4 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false), 0);
+    assert_int_equal(mset_map(f->s, PG(f, 8), 4 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false),
+                     0);
     for (int i = 8; i < 12; i++)
         assert_int_equal(touch_write(PG(f, i), 1), 0);
     assert_int_equal(resident_pages(PG(f, 8), 4 * ps()), 4);
@@ -57,8 +60,8 @@ static void unmapped_pages_go_back_to_the_reservation(void **state)
     assert_int_equal(resident_pages(PG(f, 9), 2 * ps()), 0);
     assert_int_equal(touch_read(PG(f, 9), NULL), SIGSEGV);
     /* Nobody else can take the pages. */
-    void *p = mmap((void *)PG(f, 9), ps(), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-                   -1, 0);
+    void *p = mmap((void *)PG(f, 9), ps(), PROT_READ,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     assert_true(p == MAP_FAILED && errno == EEXIST);
     /* The neighbours are intact. */
     assert_kernel_prot(PG(f, 8), ps(), MSET_READ | MSET_WRITE);
@@ -83,7 +86,8 @@ static void sets_sharing_an_arena_cannot_map_over_each_other(void **state)
     struct lfx *f = *state;
     mset_t *other = mset_new(NULL);
 
-    assert_int_equal(mset_map(f->s, PG(f, 2), 4 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false), 0);
+    assert_int_equal(mset_map(f->s, PG(f, 2), 4 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false),
+                     0);
     assert_int_equal(touch_write(PG(f, 3), 0x11), 0);
     assert_int_equal(mset_map(other, PG(f, 5), 2 * ps(), MSET_READ, f->be, NULL, false), -EEXIST);
     assert_int_equal(mset_len(other), 0);

@@ -38,7 +38,7 @@ static unsigned below(struct run *r, unsigned n)
 
 static unsigned random_flags(struct run *r)
 {
-    unsigned f = below(r, 8);          /* any mix of READ, WRITE, EXEC */
+    unsigned f = below(r, 8);           /* any mix of READ, WRITE, EXEC */
     return below(r, 4) ? f : f | 0x100; /* sometimes a bit the backend ignores */
 }
 
@@ -66,7 +66,7 @@ static void compare(const struct run *r)
     maps_read(&m, r->base, r->base + span);
     /* In an arena every page is mapped, so mincore() can say which hold
      * memory; outside one, unmapped pages hold none by definition. */
-    unsigned char vec[SPAN_PAGES] = { 0 };
+    unsigned char vec[SPAN_PAGES] = {0};
     if (r->arena)
         assert_int_equal(mincore((void *)r->base, span, vec), 0);
     for (unsigned i = 0; i < SPAN_PAGES; i++) {
@@ -146,7 +146,7 @@ static void step(struct run *r)
 
 static void run_seed(unsigned seed, bool arena)
 {
-    struct run r = { .rng = 0x9e3779b97f4a7c15ull * (seed + 1), .seed = seed, .arena = arena };
+    struct run r = {.rng = 0x9e3779b97f4a7c15ull * (seed + 1), .seed = seed, .arena = arena};
     mset_arena_t *a = NULL;
 
     r.s = mset_new(NULL);
@@ -205,10 +205,8 @@ static void plain_seed_2(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(arena_seed_1),
-        cmocka_unit_test(arena_seed_2),
-        cmocka_unit_test(arena_seed_3),
-        cmocka_unit_test(plain_seed_1),
+        cmocka_unit_test(arena_seed_1), cmocka_unit_test(arena_seed_2),
+        cmocka_unit_test(arena_seed_3), cmocka_unit_test(plain_seed_1),
         cmocka_unit_test(plain_seed_2),
     };
     return run_group(tests);

@@ -40,7 +40,8 @@ static void maps_exactly_at_the_address_with_the_areas_protection(void **state)
 {
     struct pfx *f = *state;
 
-    assert_int_equal(mset_map(f->s, f->at, 4 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false), 0);
+    assert_int_equal(mset_map(f->s, f->at, 4 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false),
+                     0);
     assert_kernel_prot(f->at, 4 * ps(), MSET_READ | MSET_WRITE);
     assert_int_equal(touch_write(f->at + 4 * ps() - 1, 7), 0);
     struct mset_area a;
@@ -96,7 +97,8 @@ static void unmap_of_a_middle_page_leaves_a_hole(void **state)
 {
     struct pfx *f = *state;
 
-    assert_int_equal(mset_map(f->s, f->at, 3 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false), 0);
+    assert_int_equal(mset_map(f->s, f->at, 3 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false),
+                     0);
     assert_int_equal(mset_unmap(f->s, f->at + ps(), ps()), 0);
     assert_kernel_prot(f->at, ps(), MSET_READ | MSET_WRITE);
     assert_kernel_prot(f->at + ps(), ps(), -1);
@@ -109,7 +111,8 @@ static void protect_changes_exactly_the_pages_asked(void **state)
 {
     struct pfx *f = *state;
 
-    assert_int_equal(mset_map(f->s, f->at, 3 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false), 0);
+    assert_int_equal(mset_map(f->s, f->at, 3 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false),
+                     0);
     unsigned ro = MSET_READ;
     assert_int_equal(f->be->protect(f->be, NULL, f->at + ps(), ps(), ro), 0);
     assert_kernel_prot(f->at, ps(), MSET_READ | MSET_WRITE);
@@ -158,7 +161,8 @@ static void map_with_unmap_overlap_replaces_the_memory(void **state)
     struct pfx *f = *state;
     unsigned char v = 1;
 
-    assert_int_equal(mset_map(f->s, f->at, 2 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false), 0);
+    assert_int_equal(mset_map(f->s, f->at, 2 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false),
+                     0);
     assert_int_equal(touch_write(f->at + ps(), 9), 0);
     assert_int_equal(mset_map(f->s, f->at + ps(), 2 * ps(), MSET_READ, f->be, NULL, true), 0);
     assert_kernel_prot(f->at, ps(), MSET_READ | MSET_WRITE);

@@ -51,7 +51,8 @@ static void a_name_survives_protect(void **state)
     struct lfx *f = *state;
     char name[96];
 
-    assert_int_equal(mset_map(f->s, PG(f, 0), 2 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false), 0);
+    assert_int_equal(mset_map(f->s, PG(f, 0), 2 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false),
+                     0);
     assert_int_equal(mset_name_range(PG(f, 0), 2 * ps(), "heap"), 0);
     assert_int_equal(f->be->protect(f->be, NULL, PG(f, 1), ps(), MSET_READ), 0);
     name_at(PG(f, 1), name, sizeof name);
@@ -87,7 +88,7 @@ static void uffd_areas_carry_the_configured_name(void **state)
     (void)state;
     char name[96];
     mset_t *s = mset_new(NULL);
-    struct mset_uffd_config cfg = { .name = "lazy-heap" };
+    struct mset_uffd_config cfg = {.name = "lazy-heap"};
     mset_uffd_t *u = mset_uffd_new(s, &cfg);
 
     if (!u) {

@@ -12,11 +12,11 @@ static size_t emit_return(unsigned char *p, unsigned value)
 {
 #if defined(__x86_64__) || defined(__i386__)
     p[0] = 0xb8; /* mov eax, imm32 */
-    memcpy(p + 1, &(uint32_t){ value }, 4);
+    memcpy(p + 1, &(uint32_t){value}, 4);
     p[5] = 0xc3; /* ret */
     return 6;
 #elif defined(__aarch64__)
-    uint32_t code[2] = { 0x52800000u | (value << 5), 0xd65f03c0u }; /* movz w0, #v; ret */
+    uint32_t code[2] = {0x52800000u | (value << 5), 0xd65f03c0u}; /* movz w0, #v; ret */
     memcpy(p, code, sizeof code);
     return sizeof code;
 #else
@@ -59,7 +59,8 @@ static void protect_to_read_only_stops_writes_already_allowed(void **state)
 {
     struct lfx *f = *state;
 
-    assert_int_equal(mset_map(f->s, PG(f, 0), 2 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false), 0);
+    assert_int_equal(mset_map(f->s, PG(f, 0), 2 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false),
+                     0);
     assert_int_equal(touch_write(PG(f, 1), 1), 0);
     assert_int_equal(protect_to(f, PG(f, 1), ps(), MSET_READ), 0);
     assert_int_equal(touch_write(PG(f, 1), 2), SIGSEGV);
@@ -73,7 +74,8 @@ static void touching_an_unmapped_page_raises_sigsegv(void **state)
 {
     struct lfx *f = *state;
 
-    assert_int_equal(mset_map(f->s, PG(f, 0), 3 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false), 0);
+    assert_int_equal(mset_map(f->s, PG(f, 0), 3 * ps(), MSET_READ | MSET_WRITE, f->be, NULL, false),
+                     0);
     assert_int_equal(mset_unmap(f->s, PG(f, 1), ps()), 0);
     assert_int_equal(touch_write(PG(f, 1), 1), SIGSEGV);
     assert_int_equal(touch_write(PG(f, 2), 1), 0);

@@ -76,7 +76,7 @@ static int ufx_setup(void **state)
     f->base = mset_arena_start(f->a);
     f->fail_page = -1;
     pthread_mutex_init(&f->seen_lock, NULL);
-    struct mset_uffd_config cfg = { .arena = f->a, .fill = pattern_fill, .arg = f };
+    struct mset_uffd_config cfg = {.arena = f->a, .fill = pattern_fill, .arg = f};
     if (!(f->u = mset_uffd_new(f->s, &cfg)))
         return -1;
     f->be = mset_uffd_backend(f->u);
@@ -98,7 +98,7 @@ static int ufx_teardown(void **state)
 }
 
 #define UTEST(fn) cmocka_unit_test_setup_teardown(fn, ufx_setup, ufx_teardown)
-#define UPG(f, i) ((f)->base + (uintptr_t)(i) * ps())
+#define UPG(f, i) ((f)->base + (uintptr_t)(i)*ps())
 
 /* The first word of page addr that differs from the pattern, or -1. */
 static long bad_word(uintptr_t addr, uintptr_t key)
@@ -125,9 +125,9 @@ static void first_touch_fills_only_that_page_with_the_callbacks_contents(void **
 {
     struct ufx *f = *state;
 
-    assert_int_equal(mset_map(f->s, UPG(f, 0), 4 * ps(), MSET_READ | MSET_WRITE, f->be,
-                              (void *)0xabc, false),
-                     0);
+    assert_int_equal(
+        mset_map(f->s, UPG(f, 0), 4 * ps(), MSET_READ | MSET_WRITE, f->be, (void *)0xabc, false),
+        0);
     assert_int_equal(resident_pages(UPG(f, 0), 4 * ps()), 0);
     assert_page_filled(UPG(f, 2), 0xabc);
     assert_int_equal(resident_pages(UPG(f, 0), 4 * ps()), 1);
@@ -142,8 +142,8 @@ static void the_callback_is_given_the_live_area(void **state)
 {
     struct ufx *f = *state;
 
-    assert_int_equal(mset_map(f->s, UPG(f, 4), 3 * ps(), MSET_READ | 0x100, f->be, (void *)7, false),
-                     0);
+    assert_int_equal(
+        mset_map(f->s, UPG(f, 4), 3 * ps(), MSET_READ | 0x100, f->be, (void *)7, false), 0);
     (void)*(volatile char *)UPG(f, 5);
     struct mset_area seen = last_seen(f);
     assert_int_equal(seen.start, UPG(f, 4));
@@ -157,8 +157,8 @@ static void a_write_as_first_touch_sees_the_filled_page(void **state)
 {
     struct ufx *f = *state;
 
-    assert_int_equal(mset_map(f->s, UPG(f, 0), ps(), MSET_READ | MSET_WRITE, f->be, (void *)1, false),
-                     0);
+    assert_int_equal(
+        mset_map(f->s, UPG(f, 0), ps(), MSET_READ | MSET_WRITE, f->be, (void *)1, false), 0);
     ((volatile uint64_t *)UPG(f, 0))[3] = 99;
     assert_int_equal(((uint64_t *)UPG(f, 0))[3], 99);
     assert_int_equal(((uint64_t *)UPG(f, 0))[4], pattern(UPG(f, 0), 4, 1));
@@ -167,7 +167,7 @@ static void a_write_as_first_touch_sees_the_filled_page(void **state)
 static void without_a_callback_pages_are_zero_filled(void **state)
 {
     struct ufx *f = *state;
-    mset_uffd_t *z = mset_uffd_new(f->s, &(struct mset_uffd_config){ .arena = f->a });
+    mset_uffd_t *z = mset_uffd_new(f->s, &(struct mset_uffd_config){.arena = f->a});
 
     assert_non_null(z);
     const struct mset_backend *be = mset_uffd_backend(z);
@@ -209,9 +209,10 @@ static void concurrent_first_touches_fill_each_page_once(void **state)
     pthread_t th[T];
     struct toucher tt[T];
 
-    assert_int_equal(mset_map(f->s, UPG(f, 0), NPAGES * ps(), MSET_READ, f->be, (void *)42, false), 0);
+    assert_int_equal(mset_map(f->s, UPG(f, 0), NPAGES * ps(), MSET_READ, f->be, (void *)42, false),
+                     0);
     for (int i = 0; i < T; i++) {
-        tt[i] = (struct toucher){ f, i, -1 };
+        tt[i] = (struct toucher){f, i, -1};
         assert_int_equal(pthread_create(&th[i], NULL, touch_all_pages, &tt[i]), 0);
     }
     for (int i = 0; i < T; i++) {
@@ -262,8 +263,8 @@ static void protect_keeps_lazy_filling(void **state)
 {
     struct ufx *f = *state;
 
-    assert_int_equal(mset_map(f->s, UPG(f, 0), 2 * ps(), MSET_READ | MSET_WRITE, f->be, (void *)5, false),
-                     0);
+    assert_int_equal(
+        mset_map(f->s, UPG(f, 0), 2 * ps(), MSET_READ | MSET_WRITE, f->be, (void *)5, false), 0);
     assert_int_equal(f->be->protect(f->be, NULL, UPG(f, 1), ps(), MSET_READ), 0);
     assert_page_filled(UPG(f, 1), 5);
     assert_int_equal(touch_write(UPG(f, 1), 1), SIGSEGV);
@@ -283,14 +284,15 @@ static void a_mapping_failure_leaves_the_range_as_it_was(void **state)
 {
     struct ufx *f = *state;
 
-    assert_int_equal(mset_map(f->s, UPG(f, 0), ps(), MSET_READ, mset_arena_backend(f->a), NULL, false), 0);
+    assert_int_equal(
+        mset_map(f->s, UPG(f, 0), ps(), MSET_READ, mset_arena_backend(f->a), NULL, false), 0);
     assert_int_equal(mset_map(f->s, UPG(f, 0), 2 * ps(), MSET_READ, f->be, NULL, false), -EEXIST);
     assert_int_equal(f->be->map(f->be, NULL, UPG(f, 0), 2 * ps(), MSET_READ), -EEXIST);
     assert_int_equal(f->be->map(f->be, NULL, UPG(f, 0) + 1, ps(), MSET_READ), -EINVAL);
     assert_kernel_prot(UPG(f, 0), ps(), MSET_READ);
     assert_kernel_prot(UPG(f, 1), ps(), 0);
     /* Nothing of the uffd backend is mapped: it can go. */
-    mset_uffd_t *u2 = mset_uffd_new(f->s, &(struct mset_uffd_config){ .arena = f->a });
+    mset_uffd_t *u2 = mset_uffd_new(f->s, &(struct mset_uffd_config){.arena = f->a});
     assert_non_null(u2);
     const struct mset_backend *be2 = mset_uffd_backend(u2);
     assert_int_equal(be2->map(be2, NULL, UPG(f, 0), ps(), MSET_READ), -EEXIST);
@@ -340,12 +342,11 @@ static void *storm_reader(void *arg)
             continue;
         }
         t->reads++;
-        if (b && a && before.udata == after.udata && v != pattern(page, w, (uintptr_t)before.udata) &&
-            !t->error[0])
+        if (b && a && before.udata == after.udata &&
+            v != pattern(page, w, (uintptr_t)before.udata) && !t->error[0])
             snprintf(t->error, sizeof t->error,
                      "seed %llu: page %#lx word %zu: %#llx, expected %#llx (area key %p)",
-                     (unsigned long long)t->st->seed, (unsigned long)page, w,
-                     (unsigned long long)v,
+                     (unsigned long long)t->st->seed, (unsigned long)page, w, (unsigned long long)v,
                      (unsigned long long)pattern(page, w, (uintptr_t)before.udata), before.udata);
     }
     return NULL;
@@ -362,7 +363,7 @@ static void unmapping_under_a_storm_of_faults_neither_hangs_nor_fills_outside_ar
 {
     struct ufx *f = *state;
     enum { T = 4, OPS = 1500 };
-    struct storm st = { .f = f, .seed = 12345 };
+    struct storm st = {.f = f, .seed = 12345};
     struct storm_thread tt[T];
     pthread_t th[T];
     uint64_t x = st.seed;
@@ -370,7 +371,7 @@ static void unmapping_under_a_storm_of_faults_neither_hangs_nor_fills_outside_ar
 
     touch_hold();
     for (int i = 0; i < T; i++) {
-        tt[i] = (struct storm_thread){ .st = &st, .rng = st.seed * (i + 1) + 1 };
+        tt[i] = (struct storm_thread){.st = &st, .rng = st.seed * (i + 1) + 1};
         assert_int_equal(pthread_create(&th[i], NULL, storm_reader, &tt[i]), 0);
     }
     for (int op = 0; op < OPS; op++) {
@@ -380,9 +381,8 @@ static void unmapping_under_a_storm_of_faults_neither_hangs_nor_fills_outside_ar
             len = mset_arena_end(f->a) - start;
         switch (rnd(&x) % 3) {
         case 0:
-            assert_int_equal(mset_map(f->s, start, len, MSET_READ | MSET_WRITE, f->be,
-                                      (void *)++key, true),
-                             0);
+            assert_int_equal(
+                mset_map(f->s, start, len, MSET_READ | MSET_WRITE, f->be, (void *)++key, true), 0);
             break;
         case 1:
             assert_int_equal(mset_unmap(f->s, start, len), 0);
@@ -509,9 +509,9 @@ static void *read_page(void *arg)
 static void an_unmap_waits_for_the_fill_in_progress(void **state)
 {
     (void)state;
-    struct slow sl = { .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+    struct slow sl = {.m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     mset_t *s = mset_new(NULL);
-    mset_uffd_t *u = mset_uffd_new(s, &(struct mset_uffd_config){ .fill = slow_fill, .arg = &sl });
+    mset_uffd_t *u = mset_uffd_new(s, &(struct mset_uffd_config){.fill = slow_fill, .arg = &sl});
     uintptr_t at = free_range(ps());
     pthread_t reader, unmapper;
     void *got;
@@ -524,7 +524,7 @@ static void an_unmap_waits_for_the_fill_in_progress(void **state)
         pthread_cond_wait(&sl.cv, &sl.m);
     pthread_mutex_unlock(&sl.m);
 
-    struct unmapper um = { s, at, 0 };
+    struct unmapper um = {s, at, 0};
     assert_int_equal(pthread_create(&unmapper, NULL, do_unmap, &um), 0);
     usleep(50 * 1000);
     assert_int_equal(__atomic_load_n(&um.done, __ATOMIC_ACQUIRE), 0); /* waits for the fill */
@@ -552,10 +552,10 @@ static void creation_rejects_bad_arguments(void **state)
     assert_null(mset_uffd_new(NULL, NULL));
     assert_int_equal(errno, EINVAL);
     errno = 0;
-    assert_null(mset_uffd_new(s, &(struct mset_uffd_config){ .flags = 0x80 }));
+    assert_null(mset_uffd_new(s, &(struct mset_uffd_config){.flags = 0x80}));
     assert_int_equal(errno, EINVAL);
     errno = 0;
-    assert_null(mset_uffd_new(s, &(struct mset_uffd_config){ .name = "a]b" }));
+    assert_null(mset_uffd_new(s, &(struct mset_uffd_config){.name = "a]b"}));
     assert_int_equal(errno, EINVAL);
     assert_null(mset_uffd_backend(NULL));
     assert_int_equal(mset_uffd_destroy(NULL), 0);
@@ -567,7 +567,7 @@ static void kernel_faults_need_privileges_or_work(void **state)
 {
     (void)state;
     mset_t *s = mset_new(NULL);
-    mset_uffd_t *u = mset_uffd_new(s, &(struct mset_uffd_config){ .flags = MSET_UFFD_KERNEL_FAULTS });
+    mset_uffd_t *u = mset_uffd_new(s, &(struct mset_uffd_config){.flags = MSET_UFFD_KERNEL_FAULTS});
 
     if (!u) {
         /* Unprivileged: a clear EPERM. */
@@ -578,7 +578,8 @@ static void kernel_faults_need_privileges_or_work(void **state)
     /* A system call writing into a page not filled yet waits for the fill. */
     uintptr_t at = free_range(ps());
     int p[2];
-    assert_int_equal(mset_map(s, at, ps(), MSET_READ | MSET_WRITE, mset_uffd_backend(u), NULL, false), 0);
+    assert_int_equal(
+        mset_map(s, at, ps(), MSET_READ | MSET_WRITE, mset_uffd_backend(u), NULL, false), 0);
     assert_int_equal(pipe(p), 0);
     assert_int_equal(write(p[1], "hi", 2), 2);
     assert_int_equal(read(p[0], (void *)at, 2), 2);
@@ -599,7 +600,8 @@ static void user_mode_only_makes_system_calls_fail_with_efault(void **state)
     int p[2];
 
     assert_non_null(u);
-    assert_int_equal(mset_map(s, at, ps(), MSET_READ | MSET_WRITE, mset_uffd_backend(u), NULL, false), 0);
+    assert_int_equal(
+        mset_map(s, at, ps(), MSET_READ | MSET_WRITE, mset_uffd_backend(u), NULL, false), 0);
     assert_int_equal(pipe(p), 0);
     assert_int_equal(write(p[1], "hi", 2), 2);
     errno = 0;

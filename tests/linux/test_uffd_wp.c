@@ -66,8 +66,7 @@ static int setup(void **state, bool callback)
         return -1;
     f->base = mset_arena_start(f->a);
     struct mset_uffd_config cfg = {
-        .arena = f->a, .fill = fill_ff, .on_write = callback ? on_write : NULL, .arg = f
-    };
+        .arena = f->a, .fill = fill_ff, .on_write = callback ? on_write : NULL, .arg = f};
     if (!(f->u = mset_uffd_new(f->s, &cfg)))
         return -1;
     f->be = mset_uffd_backend(f->u);
@@ -101,8 +100,7 @@ static int wfx_teardown(void **state)
 
 #define WTEST(fn) cmocka_unit_test_setup_teardown(fn, wfx_setup, wfx_teardown)
 #define WTEST_CB(fn) cmocka_unit_test_setup_teardown(fn, wfx_setup_cb, wfx_teardown)
-#define WPG(f, i) ((f)->base + (uintptr_t)(i) * ps())
-
+#define WPG(f, i) ((f)->base + (uintptr_t)(i)*ps())
 
 /* The dirty set, as page indexes, in the order reported. */
 struct dirty {
@@ -124,23 +122,23 @@ static void collect_cb(uintptr_t start, size_t size, void *arg)
 
 static struct dirty collect(struct wfx *f, bool rearm)
 {
-    struct dirty d = { .f = f };
+    struct dirty d = {.f = f};
 
     assert_int_equal(mset_uffd_collect_dirty(f->u, rearm, collect_cb, &d), 0);
     return d;
 }
 
 /* `d` is evaluated once (it may be a call to collect()). */
-#define assert_dirty(d, ...)                                                               \
-    do {                                                                                   \
-        const struct dirty d_ = (d);                                                       \
-        const int want_[] = { __VA_ARGS__ };                                               \
-        size_t n_ = sizeof want_ / sizeof want_[0];                                        \
-        if ((size_t)d_.n != n_)                                                            \
-            fail_msg("%d dirty pages, expected %zu", d_.n, n_);                            \
-        for (size_t i_ = 0; i_ < n_; i_++)                                                 \
-            if (d_.page[i_] != want_[i_])                                                  \
-                fail_msg("dirty page %zu is %d, expected %d", i_, d_.page[i_], want_[i_]); \
+#define assert_dirty(d, ...)                                                                       \
+    do {                                                                                           \
+        const struct dirty d_ = (d);                                                               \
+        const int want_[] = {__VA_ARGS__};                                                         \
+        size_t n_ = sizeof want_ / sizeof want_[0];                                                \
+        if ((size_t)d_.n != n_)                                                                    \
+            fail_msg("%d dirty pages, expected %zu", d_.n, n_);                                    \
+        for (size_t i_ = 0; i_ < n_; i_++)                                                         \
+            if (d_.page[i_] != want_[i_])                                                          \
+                fail_msg("dirty page %zu is %d, expected %d", i_, d_.page[i_], want_[i_]);         \
     } while (0)
 
 static void touch_pages(struct wfx *f, int from, int to)
@@ -158,7 +156,7 @@ static void writes_are_reported_exactly_for_the_pages_written(void **state)
     poke(WPG(f, 1), 1);
     poke(WPG(f, 3) + 100, 2);
     poke(WPG(f, 4), 3);
-    poke(WPG(f, 9), 4);   /* not populated: filled, reported, written */
+    poke(WPG(f, 9), 4); /* not populated: filled, reported, written */
     poke(WPG(f, 63) + ps() - 1, 5);
     touch_pages(f, 0, NPAGES); /* reads everywhere */
     struct dirty d = collect(f, false);
@@ -317,7 +315,7 @@ static void writes_from_several_threads_report_exactly_their_pages(void **state)
     assert_int_equal(mset_uffd_track_writes(f->u, f->base, NPAGES * ps()), 0);
     /* Every thread writes every even page; the main thread reads them all. */
     for (int i = 0; i < T; i++) {
-        w[i] = (struct writer){ f, 0, 2 };
+        w[i] = (struct writer){f, 0, 2};
         assert_int_equal(pthread_create(&th[i], NULL, write_pages, &w[i]), 0);
     }
     touch_pages(f, 0, NPAGES);
@@ -363,7 +361,8 @@ static void require_tracking(void)
     uintptr_t at = free_range(ps());
 
     assert_non_null(u);
-    assert_int_equal(mset_map(s, at, ps(), MSET_READ | MSET_WRITE, mset_uffd_backend(u), NULL, false), 0);
+    assert_int_equal(
+        mset_map(s, at, ps(), MSET_READ | MSET_WRITE, mset_uffd_backend(u), NULL, false), 0);
     int rc = mset_uffd_track_writes(u, at, ps());
     mset_clear(s);
     mset_uffd_destroy(u);
