@@ -382,6 +382,314 @@ MSET_API int mset_snapshot(mset_t *s, struct mset_area *buf, size_t cap, size_t 
  */
 MSET_API int mset_check(mset_t *s);
 
+/* ====================================================================== */
+/* Linux backends                                                          */
+/* ====================================================================== */
+/*
+ * Backends that really map memory in the calling process
+ * (src/backend_mmap.c, src/backend_uffd.c; docs/backends.md has the details
+ * and a diagram of the fault path).  Linux only.
+ *
+ * Common to every Linux backend:
+ *   - Memory is anonymous and private.  MSET_READ, MSET_WRITE and MSET_EXEC
+ *     become PROT_READ, PROT_WRITE and PROT_EXEC; other flag bits are ignored
+ *     by the backend (the set stores them untouched).
+ *   - A range must be page-aligned: start and size multiples of
+ *     sysconf(_SC_PAGESIZE), size > 0.  Otherwise the callback returns
+ *     -EINVAL and does nothing.
+ *   - Kernel errors come back as their negative errno.
+ *   - The `pt` given to mset_new() is not used.
+ *   - A failed callback leaves its range as it was, except in the cases
+ *     listed under "Limits" below, where the kernel gives no way to undo.
+ *   - Callbacks are thread-safe: several sets may use one backend.
+ */
+
+/*
+ * mset_mmap_backend() - the plain mmap backend.
+ *   map:     mmap(start, size, prot, MAP_PRIVATE | MAP_ANONYMOUS |
+ *            MAP_FIXED_NOREPLACE): exactly at start, never over a mapping it
+ *            does not own.  -EEXIST if any page of the range is mapped, by
+ *            anyone (another set, malloc, a library), and nothing changes.
+ *   unmap:   munmap(start, size).  The range becomes free address space that
+ *            any mmap() in the process may take.
+ *   protect: mprotect(start, size, prot).  -ENOMEM if a page is not mapped.
+ * Return: a static backend, valid for the life of the process.
+ * Contract: thread-safe, async-signal-safe (returns a constant).
+ * Limits: mprotect() can fail part-way through a range that spans several
+ * kernel mappings (-ENOMEM when vm.max_map_count is reached while splitting);
+ * the pages before the failure point then keep their new protection, and the
+ * plain backend, which keeps no record of old protections, cannot undo that.
+ * Use an arena (below) where this matters.
+ */
+MSET_API const struct mset_backend *mset_mmap_backend(void);
+
+/*
+ * An arena: one contiguous reservation of address space that areas are
+ * mapped into, as JIT runtimes and garbage collectors do it.  Unmapping an
+ * area returns its pages to the reservation instead of punching a hole that
+ * another allocator of the process could take.
+ */
+typedef struct mset_arena mset_arena_t;
+
+/*
+ * mset_arena_new() - reserve `size` bytes of address space: no access
+ * (PROT_NONE) and no memory committed (MAP_NORESERVE).
+ * @hint: 0, or the address wanted; passed to mmap() as a hint only, so the
+ *        arena may start elsewhere: read mset_arena_start().
+ * @size: a non-zero multiple of the page size.
+ * @name: NULL, or a name shown as [anon:name] in /proc/self/maps for the
+ *        reservation and the areas mapped in it (see mset_name_range()).
+ *        Copied.
+ * Return: the arena, or NULL with errno EINVAL (size 0 or not page-aligned,
+ * hint not page-aligned, invalid name) or ENOMEM (no address space or memory
+ * for the reservation and its bookkeeping).
+ * Contract: thread-safe; not async-signal-safe.
+ */
+MSET_API mset_arena_t *mset_arena_new(uintptr_t hint, size_t size, const char *name);
+
+/*
+ * mset_arena_backend() - the backend that maps areas inside arena `a`.
+ *   map:     -ERANGE if the range is not inside the arena; -EEXIST if a page
+ *            of it is already mapped in the arena (by this backend, a uffd
+ *            backend on the same arena, or another set sharing the arena);
+ *            else mmap(MAP_FIXED) over the reservation.
+ *   unmap:   -ERANGE if not inside the arena; else the pages go back to the
+ *            reservation (mmap(PROT_NONE, MAP_FIXED | MAP_NORESERVE) over
+ *            them): their memory is released, an access raises SIGSEGV, and
+ *            no other mmap() can take them.  Pages already in the
+ *            reservation stay there.
+ *   protect: -ERANGE if not inside the arena; -ENOMEM if a page of the range
+ *            is not mapped (the reservation is never made accessible); else
+ *            mprotect().  If mprotect() fails part-way, the pages it already
+ *            changed are changed back (the arena records each page's
+ *            protection).
+ * Every call holds the arena's own mutex, so sets may share an arena.
+ * Return: the backend, valid until mset_arena_destroy(); NULL if a is NULL.
+ * Contract: thread-safe; async-signal-safe.
+ * Limits: mmap(MAP_FIXED) replaces the old mapping in one step in current
+ * kernels; should one fail after the kernel removed the old pages (seen on
+ * old kernels under memory pressure), the range is left as a hole in the
+ * reservation, which the backend tries to reserve again before returning the
+ * error.  The set is right either way: the range is not in it.
+ */
+MSET_API const struct mset_backend *mset_arena_backend(mset_arena_t *a);
+
+/*
+ * mset_arena_start(), mset_arena_end() - the arena's range [start, end).
+ * Pass them as limit_start and limit_end to mset_find_free_area() or
+ * mset_map_anywhere() to allocate inside the arena.
+ * Contract: thread-safe, async-signal-safe; constant for the arena's life.
+ */
+MSET_API uintptr_t mset_arena_start(const mset_arena_t *a);
+MSET_API uintptr_t mset_arena_end(const mset_arena_t *a);
+
+/*
+ * mset_arena_destroy() - release the reservation and free the arena.
+ * Return: 0 (also for NULL); -EBUSY if pages are still mapped in the arena
+ * (unmap its areas first, e.g. with mset_clear()), and nothing changes.
+ * Contract: no other call on `a`, on its backend or on a uffd backend using
+ * it may run or start.  Not async-signal-safe.
+ */
+MSET_API int mset_arena_destroy(mset_arena_t *a);
+
+/*
+ * mset_name_range() - name the anonymous pages [start, start + size) in
+ * /proc/self/maps (shown as [anon:name]), with PR_SET_VMA_ANON_NAME.
+ * @name: at most 79 bytes of printable ASCII other than [ ] \ $ and `;
+ *        NULL removes the name.  The kernel copies it.
+ * Names stay with the pages through mprotect() and are dropped when the
+ * pages are unmapped (an arena puts its own name back).
+ * Return: 0, also when the kernel cannot name mappings (before Linux 5.17
+ * or without CONFIG_ANON_VMA_NAME): naming is best effort; -EINVAL if the
+ * range is empty or not page-aligned or the name is invalid; -ENOMEM if a
+ * page of the range is not mapped; -EBADF if a page is not anonymous.
+ * Contract: thread-safe; not async-signal-safe.  Does not touch any set.
+ */
+MSET_API int mset_name_range(uintptr_t start, size_t size, const char *name);
+
+/*
+ * The userfaultfd backend: areas are mapped like the mmap backend (or inside
+ * an arena) and registered with a userfaultfd.  A handler thread owned by the
+ * backend resolves each first touch of a page: it looks the address up with
+ * mset_find() and installs the page's contents atomically (UFFDIO_COPY, or
+ * UFFDIO_ZEROPAGE for zero-fill), so no thread ever sees a half-filled page.
+ * Pages can also be write-protected to learn about the first write to each
+ * one (UFFDIO_WRITEPROTECT), as garbage collectors and snapshotters do.
+ *
+ * Faults racing with unmap: the handler never installs a page outside a live
+ * area of this backend.  A thread that touches a page while that page is
+ * being unmapped is woken once the unmap is done and then sees what an
+ * access to unmapped memory sees (SIGSEGV; in an arena, the reservation's
+ * SIGSEGV).  A fault on a range whose mset_map(), mset_unmap() or
+ * mset_protect() has called the backend but not returned yet waits until the
+ * set shows the change, so a page is always filled for the area the set
+ * shows (never for the area a replace removed); a touch that races with the
+ * map itself may also get SIGSEGV, since new areas are mapped without access
+ * until they are registered.  Nothing is left waiting: see
+ * mset_uffd_destroy().
+ *
+ * Privileges: the backend opens its userfaultfd with UFFD_USER_MODE_ONLY,
+ * which needs no privilege when vm.unprivileged_userfaultfd is 0 (Linux
+ * 5.11): it then handles faults from user code only, and a system call that
+ * touches a page not yet filled (read(fd, page, n) for example) fails with
+ * EFAULT instead of waiting.  MSET_UFFD_KERNEL_FAULTS asks for kernel faults
+ * too, which needs CAP_SYS_PTRACE, vm.unprivileged_userfaultfd = 1, or
+ * access to /dev/userfaultfd (Linux 6.1).
+ */
+typedef struct mset_uffd mset_uffd_t;
+
+/* Handle faults raised inside system calls too (see above). */
+#define MSET_UFFD_KERNEL_FAULTS 0x1u
+
+struct mset_uffd_config {
+    /* Map areas inside this arena (checked and released as by
+     * mset_arena_backend()), or NULL: map them as mset_mmap_backend() does. */
+    mset_arena_t *arena;
+    /* NULL, or the name of every area mapped, as mset_name_range(). */
+    const char *name;
+    /*
+     * Fill a missing page, or NULL to zero-fill.  `page` is a zeroed,
+     * page-aligned buffer of page_size bytes to write the contents to; addr
+     * is the page's address; area is a copy of the live area containing it.
+     * Return 0 to install the contents.  A negative errno makes the access
+     * fail: the page is poisoned (an access raises SIGBUS until the area is
+     * unmapped) where the kernel has UFFDIO_POISON (Linux 6.6), else it is
+     * zero-filled; either way stats.fill_errors counts it.
+     */
+    int (*fill)(void *page, uintptr_t addr, size_t page_size, const struct mset_area *area,
+                void *arg);
+    /*
+     * The first write to a page armed with mset_uffd_track_writes(), or NULL
+     * to record the page in the dirty set (mset_uffd_collect_dirty()).
+     * Called before the write happens: the page still holds its old contents
+     * (a snapshotter may copy them).
+     */
+    void (*on_write)(uintptr_t addr, const struct mset_area *area, void *arg);
+    void *arg;      /* passed to fill and on_write */
+    unsigned flags; /* 0 or MSET_UFFD_KERNEL_FAULTS */
+};
+/*
+ * Callback contract (fill, on_write): they run in the handler thread, one at
+ * a time, with the backend's lock held, so that no area of this backend is
+ * mapped or unmapped while they run; keep them short, since such writers
+ * wait.  They may call mset readers.  They must not call mset writers on the
+ * set, nor mset_uffd_* functions on this backend, nor touch pages of this
+ * backend that may be missing or write-protected: each would wait for the
+ * handler thread, which is the caller.
+ */
+
+/* Counters since mset_uffd_new(), for tests and monitoring. */
+struct mset_uffd_stats {
+    uint64_t faults;      /* fault messages handled */
+    uint64_t filled;      /* pages installed (filled, zero-filled or poisoned) */
+    uint64_t writes;      /* first writes to armed pages reported */
+    uint64_t woken;       /* faults answered by a wake alone: the page was
+                             already resolved, or not in a live area of this
+                             backend (racing with map or unmap) */
+    uint64_t fill_errors; /* fill callbacks that returned an error */
+};
+
+/*
+ * mset_uffd_new() - create a userfaultfd backend for the set `s` and start
+ * its handler thread (named "mset-uffd").  `cfg` is copied (and the name in
+ * it); NULL means all defaults (zero-fill, dirty set, no arena).  Areas of
+ * this backend must be mapped in `s` only: the handler looks faults up there.
+ * Return: the backend, or NULL with errno:
+ *   EINVAL  s is NULL, cfg->flags has unknown bits, or the name is invalid;
+ *   ENOSYS  the kernel has no userfaultfd (CONFIG_USERFAULTFD off, or blocked
+ *           by seccomp);
+ *   EPERM   userfaultfd is not allowed for this process (for example
+ *           MSET_UFFD_KERNEL_FAULTS without the privileges listed above);
+ *   EOPNOTSUPP the kernel's userfaultfd does not speak the API this backend
+ *           knows (UFFD_API);
+ *   ENOMEM, EMFILE, ENFILE, EAGAIN  out of memory, descriptors or threads.
+ * Contract: thread-safe; not async-signal-safe.
+ */
+MSET_API mset_uffd_t *mset_uffd_new(mset_t *s, const struct mset_uffd_config *cfg);
+
+/*
+ * mset_uffd_backend() - the backend to pass to mset_map().  Its callbacks
+ * map and unmap as the mmap or arena backend does (same errors), and in
+ * addition:
+ *   map:     registers the range with the userfaultfd (missing-page faults,
+ *            and write protection where the kernel has it); if registration
+ *            fails, the range is unmapped again and the error returned.
+ *   unmap:   waits for the fault being handled, if any, then unmaps; pending
+ *            faults on the range are woken (see above) and the range's pages
+ *            leave the dirty set.  A thread woken by the fill that ran just
+ *            before the unmap completes its access if it runs before the
+ *            unmap, else it faults like any access to unmapped memory.
+ *   protect: mprotect(); write protection for tracking is kept.
+ * Return: the backend, valid until mset_uffd_destroy(); NULL if u is NULL.
+ * Contract: thread-safe, async-signal-safe.
+ */
+MSET_API const struct mset_backend *mset_uffd_backend(mset_uffd_t *u);
+
+/*
+ * mset_uffd_destroy() - stop the handler thread, close the userfaultfd and
+ * free the backend.  Faults still queued are answered with a wake first, and
+ * closing the descriptor releases any thread the kernel still holds, so no
+ * thread is left waiting and the handler thread has ended on return.
+ * Return: 0 (also for NULL); -EBUSY if areas of this backend are still mapped
+ * (unmap them first, e.g. with mset_clear()), and nothing changes.
+ * Contract: no other mset_uffd_* call on `u` may run or start, and no
+ * backend callback of `u` either.  Blocks until the thread has ended.  Not
+ * async-signal-safe; must not be called from fill or on_write.
+ */
+MSET_API int mset_uffd_destroy(mset_uffd_t *u);
+
+/*
+ * mset_uffd_track_writes() - arm [start, start + size): the first write to
+ * each page afterwards is reported once (on_write, or the dirty set), then
+ * proceeds.  Pages not yet filled are armed too: their first write is
+ * reported when it fills them.  Arming an armed page does nothing.
+ * Return: 0; -EINVAL if the range is empty or not page-aligned; -ENOENT if a
+ * page of it is not in a live area of this backend in its set (then nothing
+ * is armed); -EOPNOTSUPP if the kernel cannot write-protect anonymous memory
+ * that is not populated yet (needs Linux 6.4 and an architecture with
+ * userfaultfd write protection, such as x86-64 or arm64); otherwise the
+ * kernel's error.
+ * Contract: thread-safe: serializes with the handler thread and with this
+ * backend's callbacks.  Not async-signal-safe; blocks while a fill or
+ * on_write callback runs.
+ */
+MSET_API int mset_uffd_track_writes(mset_uffd_t *u, uintptr_t start, size_t size);
+
+/*
+ * mset_uffd_untrack_writes() - disarm [start, start + size): writes are no
+ * longer reported and proceed without a fault.  Pages already reported stay
+ * in the dirty set.
+ * Return and contract: as mset_uffd_track_writes().
+ */
+MSET_API int mset_uffd_untrack_writes(mset_uffd_t *u, uintptr_t start, size_t size);
+
+/*
+ * mset_uffd_collect_dirty() - report and empty the dirty set: the pages
+ * whose first write was recorded since they were armed (on_write NULL).
+ * fn(start, size, arg) is called once per maximal run of consecutive dirty
+ * pages, in increasing address order, after the set was emptied.  With
+ * rearm, those pages are armed again before fn is called, so their next
+ * write is recorded again; a write that races with the collection is
+ * reported by this collection or by the next one, never lost.  Pages of
+ * areas unmapped since their write are not reported.
+ * Return: 0; -EINVAL if u or fn is NULL; -ENOBUFS if memory ran out while
+ * recording (the pages reported are right but some writes were not recorded:
+ * treat every armed page as written); otherwise the first error from
+ * re-arming (fn is still called for every page).
+ * Contract: as mset_uffd_track_writes(); fn runs with the backend's lock held
+ * and has the restrictions of the callback contract above.
+ */
+MSET_API int mset_uffd_collect_dirty(mset_uffd_t *u, bool rearm,
+                                     void (*fn)(uintptr_t start, size_t size, void *arg),
+                                     void *arg);
+
+/*
+ * mset_uffd_stats() - a snapshot of the counters (each read atomically; the
+ * set of them is not one instant).
+ * Contract: thread-safe, lock-free, async-signal-safe.
+ */
+MSET_API void mset_uffd_stats(const mset_uffd_t *u, struct mset_uffd_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

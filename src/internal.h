@@ -6,6 +6,7 @@
 #include <ck_sequence.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mset.h"
 #include "skiplist.h"
@@ -28,6 +29,11 @@ struct mset {
     pthread_mutex_t drain_lock;
     pthread_cond_t drain_cv;
     size_t batches;
+    /* Writer operations finished, each counted after it published and
+     * before it released `lock`.  A backend called during operation n
+     * (writes_done == n - 1 then) knows the set shows its change once
+     * writes_done >= n: the userfaultfd handler waits for that. */
+    uint64_t writes_done;
 };
 
 /* alloc.c: the one place the set's memory comes from. */

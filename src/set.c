@@ -475,6 +475,9 @@ static int lock_writer(mset_t *s)
 
 static void unlock_writer(mset_t *s)
 {
+    /* Release: pairs with the acquire load in backend_uffd.c, so that a
+     * reader that sees the count also sees what the operation published. */
+    atomic_store_release(&s->writes_done, atomic_load_relaxed(&s->writes_done) + 1);
     pthread_mutex_unlock(&s->lock);
 }
 
