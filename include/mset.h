@@ -43,7 +43,7 @@
  *
  * Failures (docs/reliability.md has the table and the tests that show it)
  *   Every writer validates its arguments and allocates every node it can need
- *   before its first backend call, and publishes its result once, at the end.
+ *   before its first backend call, and publishes its result at the end.
  *   So a writer either succeeds, or
  *   - fails with -EINVAL, -EEXIST or -ENOMEM having changed nothing and
  *     called no backend, or
@@ -56,7 +56,7 @@
  *   passed through like any backend error: the library's -ENOMEM always
  *   comes before the first backend call.  A failed operation publishes what
  *   it did like a successful one, after its backend calls, so concurrent
- *   readers keep R1-R3 below.
+ *   readers keep R1-R3 above.
  */
 #ifndef MSET_H
 #define MSET_H
