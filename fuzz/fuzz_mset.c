@@ -203,41 +203,20 @@ static void compare_calls(void)
     }
 }
 
-static void compare_state(mset_t *s)
+/* Tables built from the model's area list: cont[i] (the area holding byte
+ * i), nxt[i] (the first area ending after byte i), cnt[i] (used bytes below
+ * byte i). */
+static struct mset_area want[FZ_W + 1];
+static size_t nwant;
+static int cont[FZ_W], nxt[FZ_W + 1];
+static unsigned cnt[FZ_W + 1];
+
+static void build_tables(void)
 {
-    static struct collect got;
-    static struct mset_area want[FZ_W + 1];
-    size_t n = fz_model_areas(&model, want);
-
-    /* The model agrees with itself: its set describes its page table. */
-    for (size_t i = 0; i < FZ_W; i++)
-        CHECK((model.id[i] != 0) == model.pt_mapped[i] &&
-                  (!model.id[i] || model.flags[i] == model.pt_flags[i]),
-              "model inconsistent at byte %zu", i);
-
-    CHECK(mset_check(s) == 0, "mset_check failed");
-    got.n = 0;
-    CHECK(mset_foreach(s, collect_cb, &got) == 0, "foreach stopped");
-    CHECK(got.n == n, "%zu areas, model has %zu", got.n, n);
-    for (size_t i = 0; i < n; i++)
-        CHECK(same_area(&got.a[i], &want[i]), "area %zu is " AREA_FMT ", model has " AREA_FMT,
-              i, AREA_ARGS(got.a[i]), AREA_ARGS(want[i]));
-    CHECK(mset_len(s) == n, "len %zu, model has %zu areas", mset_len(s), n);
-
-    CHECK(pt.violations == 0, "backend contract violated %d times", pt.violations);
-    for (size_t i = 0; i < FZ_W; i++)
-        CHECK(pt.mapped[i] == model.pt_mapped[i] && pt.flags[i] == model.pt_flags[i],
-              "page table byte %zu: mapped %d flags %u, model %d %u", i, pt.mapped[i],
-              pt.flags[i], model.pt_mapped[i], model.pt_flags[i]);
-
-    /* Every reader answer around and inside the window, against tables
-     * built from the model's area list: cont[i] (the area holding byte i),
-     * nxt[i] (the first area ending after i), cnt[i] (used bytes below i). */
-    static int cont[FZ_W], nxt[FZ_W + 1];
-    static unsigned cnt[FZ_W + 1];
+    nwant = fz_model_areas(&model, want);
     for (size_t i = 0; i < FZ_W; i++)
         cont[i] = -1;
-    for (size_t k = 0; k < n; k++)
+    for (size_t k = 0; k < nwant; k++)
         for (uintptr_t b = want[k].start; b < want[k].end; b++)
             cont[b - model.base] = (int)k;
     nxt[FZ_W] = -1;
@@ -246,37 +225,84 @@ static void compare_state(mset_t *s)
         nxt[i] = cont[i] >= 0 ? cont[i] : nxt[i + 1];
     for (size_t i = 0; i < FZ_W; i++)
         cnt[i + 1] = cnt[i] + (cont[i] >= 0);
+}
 
-    size_t len2 = 2 + ((size_t)cur_step * 37) % (FZ_W + 8);
-    for (int j = -2; j < (int)FZ_W + 2; j++) {
-        uintptr_t a = model.base + (uintptr_t)(intptr_t)j;
-        bool inside = fz_inside(model.base, a, 1);
-        int wf = inside ? cont[a - model.base] : -1;
-        int wn = a < model.base ? (n ? 0 : -1) : inside ? nxt[a - model.base] : -1;
-        struct mset_area g;
+/* find, find_next and overlaps (two lengths) at a, against the tables. */
+static void check_readers_at(mset_t *s, uintptr_t a)
+{
+    bool inside = fz_inside(model.base, a, 1);
+    int wf = inside ? cont[a - model.base] : -1;
+    int wn = a < model.base ? (nwant ? 0 : -1) : inside ? nxt[a - model.base] : -1;
+    struct mset_area g;
 
-        bool gh = mset_find(s, a, &g);
-        CHECK(gh == (wf >= 0) && (!gh || same_area(&g, &want[wf])), "find(%#lx): %d, model %d",
-              (unsigned long)a, gh, wf >= 0);
-        gh = mset_find_next(s, a, &g);
-        CHECK(gh == (wn >= 0) && (!gh || same_area(&g, &want[wn])),
-              "find_next(%#lx): %d, model %d", (unsigned long)a, gh, wn >= 0);
-        const size_t lens[2] = { 1, len2 };
-        for (int l = 0; l < 2; l++) {
-            u128 end = (u128)a + lens[l];
-            bool wo = false;
-            int werr = end > UINTPTR_MAX ? EINVAL : 0;
-            if (!werr) {
-                u128 lo = a > model.base ? a : model.base, hi = (u128)model.base + FZ_W;
-                hi = end < hi ? end : hi;
-                wo = lo < hi && cnt[hi - model.base] > cnt[lo - model.base];
-            }
-            errno = 0;
-            bool go = mset_overlaps(s, a, lens[l]);
-            int gerr = errno;
-            CHECK(go == wo && (!werr || gerr == werr), "overlaps(%#lx, %#zx): %d errno %d, "
-                  "model %d errno %d", (unsigned long)a, lens[l], go, gerr, wo, werr);
+    bool gh = mset_find(s, a, &g);
+    CHECK(gh == (wf >= 0) && (!gh || same_area(&g, &want[wf])), "find(%#lx): %d, model %d",
+          (unsigned long)a, gh, wf >= 0);
+    gh = mset_find_next(s, a, &g);
+    CHECK(gh == (wn >= 0) && (!gh || same_area(&g, &want[wn])), "find_next(%#lx): %d, model %d",
+          (unsigned long)a, gh, wn >= 0);
+    const size_t lens[2] = { 1, 2 + ((size_t)cur_step * 37 + a) % (FZ_W + 8) };
+    for (int l = 0; l < 2; l++) {
+        u128 end = (u128)a + lens[l];
+        bool wo = false;
+        int werr = end > UINTPTR_MAX ? EINVAL : 0;
+        if (!werr) {
+            u128 lo = a > model.base ? a : model.base, hi = (u128)model.base + FZ_W;
+            hi = end < hi ? end : hi;
+            wo = lo < hi && cnt[hi - model.base] > cnt[lo - model.base];
         }
+        errno = 0;
+        bool go = mset_overlaps(s, a, lens[l]);
+        int gerr = errno;
+        CHECK(go == wo && (!werr || gerr == werr), "overlaps(%#lx, %#zx): %d errno %d, "
+              "model %d errno %d", (unsigned long)a, lens[l], go, gerr, wo, werr);
+    }
+}
+
+/* After every call: the whole state.  Readers are asked at the edges of
+ * every area and of the window, where answers change, and at every byte
+ * of the window and around it when `every_byte` (each 16th call and the
+ * end of the input). */
+static void compare_state(mset_t *s, bool every_byte)
+{
+    static struct collect got;
+
+    /* The model agrees with itself: its set describes its page table. */
+    for (size_t i = 0; i < FZ_W; i++)
+        CHECK((model.id[i] != 0) == model.pt_mapped[i] &&
+                  (!model.id[i] || model.flags[i] == model.pt_flags[i]),
+              "model inconsistent at byte %zu", i);
+
+    build_tables();
+    CHECK(mset_check(s) == 0, "mset_check failed");
+    got.n = 0;
+    CHECK(mset_foreach(s, collect_cb, &got) == 0, "foreach stopped");
+    CHECK(got.n == nwant, "%zu areas, model has %zu", got.n, nwant);
+    for (size_t i = 0; i < nwant; i++)
+        CHECK(same_area(&got.a[i], &want[i]), "area %zu is " AREA_FMT ", model has " AREA_FMT,
+              i, AREA_ARGS(got.a[i]), AREA_ARGS(want[i]));
+    CHECK(mset_len(s) == nwant, "len %zu, model has %zu areas", mset_len(s), nwant);
+
+    CHECK(pt.violations == 0, "backend contract violated %d times", pt.violations);
+    for (size_t i = 0; i < FZ_W; i++)
+        CHECK(pt.mapped[i] == model.pt_mapped[i] && pt.flags[i] == model.pt_flags[i],
+              "page table byte %zu: mapped %d flags %u, model %d %u", i, pt.mapped[i],
+              pt.flags[i], model.pt_mapped[i], model.pt_flags[i]);
+
+    if (every_byte) {
+        for (int j = -2; j < (int)FZ_W + 2; j++)
+            check_readers_at(s, model.base + (uintptr_t)(intptr_t)j);
+        return;
+    }
+    for (int j = -2; j < 2; j++) {
+        check_readers_at(s, model.base + (uintptr_t)(intptr_t)j);
+        check_readers_at(s, model.base + FZ_W + (uintptr_t)(intptr_t)j);
+    }
+    for (size_t k = 0; k < nwant; k++) {
+        check_readers_at(s, want[k].start - 1);
+        check_readers_at(s, want[k].start);
+        check_readers_at(s, want[k].end - 1);
+        check_readers_at(s, want[k].end);
     }
 }
 
@@ -514,8 +540,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         faults = none;
         alloc_at = -1;
         failing_alloc_disarm(&fa);
-        compare_state(s);
+        compare_state(s, cur_step % 16 == 15);
     }
+    compare_state(s, true);
     mset_destroy(s);
     CHECK(failing_alloc_live(&fa) == 0 && failing_alloc_bytes(&fa) == 0,
           "%ld blocks (%ld bytes) leaked", failing_alloc_live(&fa), failing_alloc_bytes(&fa));
