@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Out-of-memory sweep.  Each scenario is a sequence of writer operations.  It
- * runs once with an allocator that never fails (the reference: every
- * operation's return code and the area list after it), then once for every
- * allocation index k, from mset_new() to the last operation, with the k-th
- * allocation refused ("once"), or every allocation from the k-th on refused
- * until an operation returns -ENOMEM ("sticky").  After each operation:
+ * runs once with nothing failing (the reference: every operation's return
+ * code and the area list after it), then once for every allocation index k,
+ * from mset_new() to the last operation, with the k-th allocation refused.
+ * Allocations are counted and refused two ways, because node slots come from
+ * the set's slab and reach its allocator only when a block is full:
+ *   - through the public struct mset_allocator (tests/failing_alloc.c): the
+ *     set, the head, slab blocks, protect's plan, reclamation batch headers;
+ *     the k-th call is refused "once", or "sticky" (every call from the k-th
+ *     on, until an operation returns -ENOMEM);
+ *   - through the library's fault injection (src/fault.h, compiled into this
+ *     test's own copy of the library): every node slot, the head, the plan
+ *     and batch headers.
+ * After each operation:
  *   - it returned -ENOMEM: an allocation was refused during it, no backend
  *     was called, the set is the reference's state before the operation and
  *     passes mset_check(); retried with memory, it then does what the
@@ -14,12 +22,13 @@
  *     areas: a refusal it absorbed can only be a reclamation batch header,
  *     whose fallback waits for a grace period and frees the nodes itself.
  * At the end the page table equals the reference's, and after mset_destroy()
- * every allocated byte is back (the set's batches are freed in liburcu's
- * call_rcu thread; mset_destroy() waits for them).
+ * every allocated byte is back and no node slot was left in use (the set's
+ * batches are freed in liburcu's call_rcu thread; mset_destroy() waits).
  */
 #include <string.h>
 
 #include "failing_alloc.h"
+#include "fault.h"
 #include "testutil.h"
 
 enum kind { MAP, MAP_OV, UNMAP, PROTECT, CLEAR, ANYWHERE };
@@ -130,20 +139,66 @@ static void assert_same_areas(mset_t *s, const struct collect *want, const char 
     assert_int_equal(mset_check(s), 0);
 }
 
+/* Where refusals come from. */
+enum source { ALLOC_ONCE, ALLOC_STICKY, INJECT };
+static const char *const source_name[] = { "allocator once", "allocator sticky", "injected" };
+
+#define NEVER (1L << 40)
+
+/* The failure source of the current run. */
+struct faults {
+    enum source src;
+    struct failing_alloc fa;
+    bool armed;   /* INJECT: an injection is pending */
+    long refused; /* INJECT: refusals seen so far */
+};
+
+/* Refusals so far in this run. */
+static long faults_refused(struct faults *x)
+{
+    if (x->src != INJECT)
+        return x->fa.failed;
+    if (x->armed && mset_fault_pending() < 0) {
+        x->armed = false;
+        x->refused++;
+    }
+    return x->refused;
+}
+
+static void faults_arm(struct faults *x, long k)
+{
+    x->refused = 0;
+    x->armed = x->src == INJECT;
+    if (x->src == INJECT)
+        mset_fault_inject(k);
+    else
+        failing_alloc_arm(&x->fa, k, x->src == ALLOC_STICKY);
+}
+
+static void faults_disarm(struct faults *x)
+{
+    faults_refused(x);
+    x->armed = false;
+    mset_fault_inject(-1);
+    failing_alloc_disarm(&x->fa);
+}
+
 /* What the reference run did. */
 struct reference {
     int rc[MAX_OPS];
     struct collect after[MAX_OPS];
     struct collect empty;
-    long allocations; /* from mset_new() to the end */
+    long allocations; /* from mset_new() to the end, as the source counts them */
     struct mock_pt *pt;
 };
 
-static void run_reference(const struct scenario *sc, struct reference *ref)
+static void run_reference(const struct scenario *sc, struct reference *ref, enum source src)
 {
-    struct failing_alloc fa;
-    struct mset_allocator a = failing_alloc_init(&fa);
+    static struct faults x;
+    struct mset_allocator a = failing_alloc_init(&x.fa);
 
+    x.src = src;
+    faults_arm(&x, NEVER);
     ref->pt = mock_pt_new();
     mset_t *s = mset_new_with_allocator(ref->pt, &a);
     assert_non_null(s);
@@ -155,9 +210,10 @@ static void run_reference(const struct scenario *sc, struct reference *ref)
     assert_int_equal(mset_check(s), 0);
     assert_true(mock_matches_set(ref->pt, s));
     assert_int_equal(ref->pt->violations, 0);
-    ref->allocations = fa.calls;
+    ref->allocations = src == INJECT ? NEVER - mset_fault_pending() : x.fa.calls;
+    faults_disarm(&x);
     mset_destroy(s);
-    assert_int_equal(failing_alloc_live(&fa), 0);
+    assert_int_equal(failing_alloc_live(&x.fa), 0);
 }
 
 struct outcome {
@@ -168,86 +224,92 @@ struct outcome {
 
 /* One run with the k-th allocation refused; true if a refusal happened. */
 static bool run_failing(const struct scenario *sc, const struct reference *ref, long k,
-                        bool sticky, struct outcome *out)
+                        enum source src, struct outcome *out)
 {
-    struct failing_alloc fa;
-    struct mset_allocator a = failing_alloc_init(&fa);
+    static struct faults x;
+    struct mset_allocator a = failing_alloc_init(&x.fa);
     struct mock_pt *pt = mock_pt_new();
+    long leaked = mset_fault_leaked_slots();
 
-    failing_alloc_arm(&fa, k, sticky);
+    x.src = src;
+    faults_arm(&x, k);
     errno = 0;
     mset_t *s = mset_new_with_allocator(pt, &a);
     if (!s) {
         assert_int_equal(errno, ENOMEM);
-        assert_true(fa.failed > 0);
-        assert_int_equal(failing_alloc_live(&fa), 0);
+        assert_true(faults_refused(&x) > 0);
+        assert_int_equal(failing_alloc_live(&x.fa), 0);
         out->enomem++;
-        failing_alloc_disarm(&fa);
+        faults_disarm(&x);
         s = mset_new_with_allocator(pt, &a);
         assert_non_null(s);
     }
     for (size_t i = 0; i < sc->n; i++) {
         const struct op *o = &sc->ops[i];
-        long failed = fa.failed;
+        long refused = faults_refused(&x);
         int calls = backend_calls(pt);
         int rc = run_op(s, o);
+        bool hit = faults_refused(&x) > refused;
 
         if (rc == -ENOMEM && ref->rc[i] != -ENOMEM) {
             /* Refused: nothing happened, and the operation can be retried. */
-            assert_true(fa.failed > failed);
+            assert_true(hit);
             assert_int_equal(backend_calls(pt), calls);
             assert_same_areas(s, i ? &ref->after[i - 1] : &ref->empty, "-ENOMEM", i);
             out->enomem++;
-            failing_alloc_disarm(&fa);
+            faults_disarm(&x);
             rc = run_op(s, o);
-        } else if (fa.failed > failed) {
+        } else if (hit) {
             out->absorbed++;
         }
         assert_int_equal(rc, ref->rc[i]);
         assert_same_areas(s, &ref->after[i], "result", i);
     }
+    faults_disarm(&x);
     assert_int_equal(memcmp(pt->mapped, ref->pt->mapped, sizeof pt->mapped), 0);
     assert_int_equal(memcmp(pt->flags, ref->pt->flags, sizeof pt->flags), 0);
     assert_int_equal(pt->violations, 0);
     mset_destroy(s);
-    assert_int_equal(failing_alloc_live(&fa), 0);
-    assert_int_equal(failing_alloc_bytes(&fa), 0);
+    assert_int_equal(failing_alloc_live(&x.fa), 0);
+    assert_int_equal(failing_alloc_bytes(&x.fa), 0);
+    assert_int_equal(mset_fault_leaked_slots(), leaked);
     mock_pt_free(pt);
-    return fa.failed > 0;
+    return faults_refused(&x) > 0;
 }
 
 static struct reference ref;
 
-/* Sweep every k in both modes; print the figures docs/reliability.md quotes. */
+/* Sweep every k from every source; print the figures docs/reliability.md
+ * quotes. */
 static void sweep(const char *name, const struct scenario *sc, struct outcome *total)
 {
-    run_reference(sc, &ref);
-    for (int sticky = 0; sticky < 2; sticky++) {
+    for (int src = ALLOC_ONCE; src <= INJECT; src++) {
         struct outcome out = { 0, 0, 0 };
         long k = 0;
 
-        while (run_failing(sc, &ref, k, sticky, &out))
+        run_reference(sc, &ref, src);
+        while (run_failing(sc, &ref, k, src, &out))
             k++;
         out.runs = k;
         /* Every allocation of the reference was refused once. */
         assert_int_equal(out.runs, ref.allocations);
-        printf("oom %-14s %-6s: %zu ops, %ld allocations, k = 0..%ld: %ld -ENOMEM, "
-               "%ld absorbed\n", name, sticky ? "sticky" : "once", sc->n, ref.allocations,
-               out.runs - 1, out.enomem, out.absorbed);
-        total[sticky] = out;
+        printf("oom %-15s %-16s: %3zu ops, k = 0..%-3ld: %3ld -ENOMEM, %ld absorbed\n", name,
+               source_name[src], sc->n, out.runs - 1, out.enomem, out.absorbed);
+        total[src] = out;
+        mock_pt_free(ref.pt);
     }
-    mock_pt_free(ref.pt);
 }
 
 static struct scenario sc;
-static struct outcome res[2];
+static struct outcome res[3];
 
 static void oom_creating_a_set(void **state)
 {
     (void)state;
     sc.n = 0;
     sweep("creation", &sc, res);
-    assert_int_equal(res[0].enomem, ref.allocations);
+    for (int src = ALLOC_ONCE; src <= INJECT; src++)
+        assert_int_equal(res[src].enomem, res[src].runs);
 }
 
 static void oom_in_map(void **state)
@@ -261,7 +323,7 @@ static void oom_in_map(void **state)
     }
     MAP_(&sc, 0x1000, 0x100, 1); /* -EEXIST: no allocation at all */
     sweep("map", &sc, res);
-    assert_true(res[0].enomem > 0);
+    assert_true(res[INJECT].enomem >= 40); /* one node each */
 }
 
 static void oom_in_map_with_overlap(void **state)
@@ -348,8 +410,8 @@ static void oom_in_reclamation_batches_is_absorbed(void **state)
     sweep("retire_batch", &sc, res);
     /* A refused batch header is not an error: the writer waited for a grace
      * period and freed the nodes itself. */
-    assert_true(res[0].absorbed > 0);
-    assert_true(res[1].absorbed > 0);
+    for (int src = ALLOC_ONCE; src <= INJECT; src++)
+        assert_true(res[src].absorbed > 0);
 }
 
 static void oom_in_the_worked_examples(void **state)
@@ -392,29 +454,33 @@ static void oom_in_reclamation_inside_foreach_defers_the_nodes(void **state)
     struct failing_alloc fa;
     struct mset_allocator a = failing_alloc_init(&fa);
     struct mock_pt *pt = mock_pt_new();
+    long leaked = mset_fault_leaked_slots();
     mset_t *s = mset_new_with_allocator(pt, &a);
 
     assert_non_null(s);
     for (uintptr_t x = 0; x < 200; x++)
         assert_int_equal(mset_map(s, 0x1000 + x * 0x100, 0x80, 1, &mock_backend, NULL, false), 0);
     long live = failing_alloc_live(&fa);
-    failing_alloc_arm(&fa, 0, true); /* whole-area unmaps allocate only batches */
+    failing_alloc_arm(&fa, 0, true); /* whole-area unmaps allocate only batch headers */
     assert_int_equal(mset_foreach(s, unmap_each, s), 0);
-    assert_true(fa.failed >= 3);                    /* 200 retired: 3 flush attempts */
-    assert_int_equal(failing_alloc_live(&fa), live); /* nothing freed yet */
+    assert_true(fa.failed >= 3);                     /* 200 retired: flush refused */
+    assert_int_equal(failing_alloc_live(&fa), live);  /* no slot freed, no block */
     assert_int_equal(mset_len(s), 0);
     assert_true(mock_matches_set(pt, s));
     assert_int_equal(mset_check(s), 0);
-    /* Outside, the next retire frees the limbo after a grace period. */
-    assert_int_equal(mset_map(s, 0x1000, 0x80, 1, &mock_backend, NULL, false), -ENOMEM);
+    /* Outside, the next retire waits for a grace period and frees them: the
+     * emptied slab blocks go back to the allocator. */
     failing_alloc_disarm(&fa);
     assert_int_equal(mset_map(s, 0x1000, 0x80, 1, &mock_backend, NULL, false), 0);
     failing_alloc_arm(&fa, 0, true);
+    long failed = fa.failed;
     assert_int_equal(mset_unmap(s, 0x1000, 0x80), 0);
-    assert_int_equal(failing_alloc_live(&fa), 2);   /* the set and its head */
+    assert_true(fa.failed > failed);
+    assert_true(failing_alloc_live(&fa) < live);
     failing_alloc_disarm(&fa);
     mset_destroy(s);
     assert_int_equal(failing_alloc_live(&fa), 0);
+    assert_int_equal(mset_fault_leaked_slots(), leaked);
     mock_pt_free(pt);
 }
 
