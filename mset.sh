@@ -107,11 +107,12 @@ step_valgrind() {
     meson test -C build --print-errorlogs --setup valgrind --suite unit --suite fuzz
 }
 
-# clang with ASan+UBSan: the unit suite (the OOM sweep under LeakSanitizer),
+# clang with ASan+UBSan (tests/ubsan.supp: one liburcu header): the unit
+# suite (the OOM sweep under LeakSanitizer),
 # then the libFuzzer target: replay fuzz/corpus, fuzz for FUZZ_SECONDS (60).
 # A crash or divergence fails the step and prints the input in hex.
 step_fuzz() {
-    export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+    export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/ubsan.supp
     banner "unit tests under ASan+UBSan (clang)"
     CC=clang CXX=clang++ setup build-fuzz -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
     meson test -C build-fuzz --print-errorlogs --suite unit --suite fuzz

@@ -8,11 +8,14 @@
  * and on the model in model.c.  After every call the two must agree on the
  * return code, the backend calls made (kind, backend, range, flags, result),
  * the old flags passed to protect's update(), the area list (foreach, len),
- * the page table, find and find_next at every byte of the window and around
- * it, overlaps of ranges starting at every byte, and mset_check() must pass.
- * A refused allocation must give -ENOMEM with no backend call and no change,
- * or be absorbed with the model's exact result.  After mset_destroy() every
- * allocated byte must be back.
+ * the page table, find, find_cached (one cursor kept across calls),
+ * find_next and overlaps at the edges of every area and of the window (at
+ * every byte every 16th call and at the end), mset_snapshot(), and
+ * mset_check() must pass.  A refused allocation must give -ENOMEM with no
+ * backend call and no change, or be absorbed with the model's exact result.
+ * After mset_destroy() every allocated byte must be back and no node slot
+ * left in use.  The target links its own copy of the library built with
+ * fault injection (src/fault.h), which can refuse node slots too.
  *
  * A divergence prints the input in hex (FUZZ-INPUT: ...) and aborts, so CI
  * logs carry what is needed to reproduce it: save the hex with xxd -r -p and
@@ -34,8 +37,10 @@
  *   9 clear
  *  10 fault mask e a: for the next call only, backend calls i with bit i of
  *     mask fail with errs[e & 3] (e & 0x80: and every call after the first);
- *     a & 0x80: refuse allocation a & 0x3f of the call (a & 0x40: and all
- *     after it)
+ *     a & 0x80: refuse allocation a & 0x3f of the call, node slots included
+ *     (fault injection); a & 0x40: the set's allocator refuses every call
+ *     from its (a & 0x3f)-th on
+ *  11 foreach_range addr size     12 snapshot cap (cap % (areas + 2))
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -44,6 +49,7 @@
 #include <string.h>
 
 #include "failing_alloc.h"
+#include "fault.h"
 #include "model.h"
 #include "pt_backend.h"
 
@@ -133,36 +139,17 @@ __attribute__((format(printf, 1, 2), noreturn)) static void diverge(const char *
 
 /* -------------------------------------------------------------- allocator */
 
-/* The set itself always comes from this buffer: the library seeds its
- * skip-list heights from the set's address, so the same input replays the
- * same structure. */
-static _Alignas(64) unsigned char set_mem[4096];
-static bool set_mem_next;
+/* The set itself always comes from one static buffer
+ * (failing_alloc_pin_set()): the library seeds its skip-list heights from the
+ * set's address, so the same input replays the same structure. */
 static struct failing_alloc fa;
-static struct mset_allocator fa_inner;
-
-static void *fz_alloc(void *ctx, size_t size)
-{
-    (void)ctx;
-    if (set_mem_next && size <= sizeof set_mem) {
-        set_mem_next = false;
-        return set_mem;
-    }
-    return fa_inner.alloc(fa_inner.ctx, size);
-}
-
-static void fz_free(void *ctx, void *p, size_t size)
-{
-    (void)ctx;
-    if (p != set_mem)
-        fa_inner.free(fa_inner.ctx, p, size);
-}
 
 /* ------------------------------------------------------------ comparisons */
 
 static struct fz_pt pt;
 static struct fz_model model, next;
 static struct fz_expect ex;
+static struct mset_cursor cursor; /* find_cached's memo, kept across calls */
 
 static bool same_area(const struct mset_area *a, const struct mset_area *b)
 {
@@ -238,6 +225,10 @@ static void check_readers_at(mset_t *s, uintptr_t a)
     bool gh = mset_find(s, a, &g);
     CHECK(gh == (wf >= 0) && (!gh || same_area(&g, &want[wf])), "find(%#lx): %d, model %d",
           (unsigned long)a, gh, wf >= 0);
+    gh = mset_find_cached(s, a, &cursor, &g);
+    CHECK(gh == (wf >= 0) && (!gh || same_area(&g, &want[wf])),
+          "find_cached(%#lx): %d " AREA_FMT ", model %d", (unsigned long)a, gh, AREA_ARGS(g),
+          wf >= 0);
     gh = mset_find_next(s, a, &g);
     CHECK(gh == (wn >= 0) && (!gh || same_area(&g, &want[wn])), "find_next(%#lx): %d, model %d",
           (unsigned long)a, gh, wn >= 0);
@@ -282,6 +273,11 @@ static void compare_state(mset_t *s, bool every_byte)
         CHECK(same_area(&got.a[i], &want[i]), "area %zu is " AREA_FMT ", model has " AREA_FMT,
               i, AREA_ARGS(got.a[i]), AREA_ARGS(want[i]));
     CHECK(mset_len(s) == nwant, "len %zu, model has %zu areas", mset_len(s), nwant);
+    size_t ns = 0;
+    CHECK(mset_snapshot(s, got.a, FZ_W + 1, &ns) == 0 && ns == nwant, "snapshot: %zu areas", ns);
+    for (size_t i = 0; i < nwant; i++)
+        CHECK(same_area(&got.a[i], &want[i]), "snapshot area %zu is " AREA_FMT, i,
+              AREA_ARGS(got.a[i]));
 
     CHECK(pt.violations == 0, "backend contract violated %d times", pt.violations);
     for (size_t i = 0; i < FZ_W; i++)
@@ -289,6 +285,11 @@ static void compare_state(mset_t *s, bool every_byte)
               "page table byte %zu: mapped %d flags %u, model %d %u", i, pt.mapped[i],
               pt.flags[i], model.pt_mapped[i], model.pt_flags[i]);
 
+    /* The cursor's memo first: a writer just ran, it may be stale. */
+    if (cursor.set) {
+        check_readers_at(s, cursor.area.start);
+        check_readers_at(s, cursor.area.end - 1);
+    }
     if (every_byte) {
         for (int j = -2; j < (int)FZ_W + 2; j++)
             check_readers_at(s, model.base + (uintptr_t)(intptr_t)j);
@@ -336,13 +337,26 @@ static const struct mset_backend *backend_of(int be)
 }
 
 enum { OP_MAP, OP_MAP_OV, OP_UNMAP, OP_PROTECT, OP_FIND, OP_FIND_NEXT, OP_OVERLAPS, OP_FFA,
-       OP_ANYWHERE, OP_CLEAR, OP_FAULT, OP_COUNT };
+       OP_ANYWHERE, OP_CLEAR, OP_FAULT, OP_RANGE, OP_SNAPSHOT, OP_COUNT };
+
+static int collect_range(const struct mset_area *a, void *arg)
+{
+    return collect_cb(a, arg);
+}
+
+/* Did the last call meet a refused allocation? */
+static bool inject_armed;
+
+static bool refused_since(long failed_before)
+{
+    return fa.failed > failed_before || (inject_armed && mset_fault_pending() < 0);
+}
 
 /* Reconcile a writer's result with the model's; true if the library ran out
  * of memory before calling any backend (then the model stays as it was). */
 static bool writer_done(int rc, long failed_before, bool check_out, uintptr_t out, uintptr_t out0)
 {
-    bool refused = fa.failed > failed_before;
+    bool refused = refused_since(failed_before);
 
     if (trace)
         fprintf(stderr, "    -> %d, %d backend calls, %ld allocations refused, model: %d\n", rc,
@@ -371,8 +385,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const uintptr_t bases[3] = { 0, (uintptr_t)1 << 62, UINTPTR_MAX - FZ_W + 1 };
     struct input in = { data, size, 0 };
     struct fz_faults faults = { 0, false, 0 }, none = { 0, false, 0 };
-    long alloc_at = -1;
-    bool alloc_sticky = false;
+    long inject_at = -1, alloc_from = -1;
 
     if (size == 0)
         return 0;
@@ -384,9 +397,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&pt, 0, sizeof pt);
     pt.base = base;
     fz_model_init(&model, base);
-    fa_inner = failing_alloc_init(&fa);
-    struct mset_allocator a = { fz_alloc, fz_free, NULL };
-    set_mem_next = true;
+    struct mset_allocator a = failing_alloc_init(&fa);
+    memset(&cursor, 0, sizeof cursor);
+    long leaked = mset_fault_leaked_slots();
+    failing_alloc_pin_set(&fa);
     mset_t *s = mset_new_with_allocator(&pt, &a);
     CHECK(s != NULL, "mset_new failed");
 
@@ -403,8 +417,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         next = model;
         fz_pt_begin(&pt, &faults);
-        if (alloc_at >= 0)
-            failing_alloc_arm(&fa, alloc_at, alloc_sticky);
+        if (alloc_from >= 0)
+            failing_alloc_arm(&fa, alloc_from, true);
+        inject_armed = inject_at >= 0;
+        mset_fault_inject(inject_at);
         switch (op) {
         case OP_MAP:
         case OP_MAP_OV:
@@ -532,13 +548,52 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (trace)
                 fprintf(stderr, "step %d: %s\n", cur_step, cur_op);
             faults = (struct fz_faults){ mask, (e & 0x80) != 0, errs[e & 3] };
-            alloc_at = al & 0x80 ? al & 0x3f : -1;
-            alloc_sticky = (al & 0x40) != 0;
+            inject_at = al & 0x80 ? al & 0x3f : -1;
+            alloc_from = al & 0x40 ? al & 0x3f : -1;
             continue; /* armed for the next call */
+        }
+        case OP_RANGE: {
+            static struct collect rg;
+            start = rd_addr(&in, base), sz = rd_size(&in);
+            snprintf(cur_op, sizeof cur_op, "foreach_range(%#lx, %#zx)", (unsigned long)start, sz);
+            if (trace)
+                fprintf(stderr, "step %d: %s\n", cur_step, cur_op);
+            rg.n = 0;
+            rc = mset_foreach_range(s, start, sz, collect_range, &rg);
+            bool bad = sz == 0 || (u128)start + sz > UINTPTR_MAX;
+            CHECK(rc == (bad ? -EINVAL : 0), "returned %d", rc);
+            size_t nw = 0;
+            static struct mset_area wa[FZ_W + 1];
+            if (!bad) {
+                size_t n = fz_model_areas(&model, wa);
+                for (size_t i = 0; i < n; i++)
+                    if (wa[i].end > start && (u128)wa[i].start < (u128)start + sz)
+                        wa[nw++] = wa[i];
+            }
+            CHECK(rg.n == nw, "%zu areas, model %zu", rg.n, nw);
+            for (size_t i = 0; i < nw; i++)
+                CHECK(same_area(&rg.a[i], &wa[i]), "area %zu is " AREA_FMT ", model " AREA_FMT, i,
+                      AREA_ARGS(rg.a[i]), AREA_ARGS(wa[i]));
+            break;
+        }
+        case OP_SNAPSHOT: {
+            static struct mset_area buf[FZ_W + 1], wa[FZ_W + 1];
+            size_t n = fz_model_areas(&model, wa), cap = u8(&in) % (n + 2), got = 0;
+            snprintf(cur_op, sizeof cur_op, "snapshot(cap %zu)", cap);
+            if (trace)
+                fprintf(stderr, "step %d: %s\n", cur_step, cur_op);
+            rc = mset_snapshot(s, cap ? buf : NULL, cap, &got);
+            CHECK(rc == (n > cap ? -ENOSPC : 0) && got == n, "returned %d, %zu areas; model %zu",
+                  rc, got, n);
+            for (size_t i = 0; i < cap && i < n; i++)
+                CHECK(same_area(&buf[i], &wa[i]), "area %zu is " AREA_FMT, i, AREA_ARGS(buf[i]));
+            break;
         }
         }
         faults = none;
-        alloc_at = -1;
+        inject_at = alloc_from = -1;
+        inject_armed = false;
+        mset_fault_inject(-1);
         failing_alloc_disarm(&fa);
         compare_state(s, cur_step % 16 == 15);
     }
@@ -546,5 +601,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mset_destroy(s);
     CHECK(failing_alloc_live(&fa) == 0 && failing_alloc_bytes(&fa) == 0,
           "%ld blocks (%ld bytes) leaked", failing_alloc_live(&fa), failing_alloc_bytes(&fa));
+    CHECK(mset_fault_leaked_slots() == leaked, "%ld node slots leaked",
+          mset_fault_leaked_slots() - leaked);
     return 0;
 }

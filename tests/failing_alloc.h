@@ -18,6 +18,8 @@ struct failing_alloc {
     long failed;   /* attempts refused */
     long fail_at;  /* index (in calls) of the first refusal; -1: never */
     bool sticky;   /* refuse every attempt from fail_at on */
+    bool pin_set;  /* serve the next allocation from a static buffer */
+    void *pinned;  /* that buffer, while in use */
 };
 
 /* An allocator that never fails until armed. */
@@ -26,6 +28,10 @@ struct mset_allocator failing_alloc_init(struct failing_alloc *fa);
  * every one after it too if sticky. */
 void failing_alloc_arm(struct failing_alloc *fa, long after, bool sticky);
 void failing_alloc_disarm(struct failing_alloc *fa);
+/* Serve the set itself (the first allocation of mset_new_with_allocator())
+ * from a static buffer, the same in every run: the library seeds its
+ * skip-list heights from the set's address, so runs then allocate alike. */
+void failing_alloc_pin_set(struct failing_alloc *fa);
 long failing_alloc_live(const struct failing_alloc *fa);
 long failing_alloc_bytes(const struct failing_alloc *fa);
 

@@ -21,7 +21,9 @@
  *   - otherwise it returned the reference's code and left the reference's
  *     areas: a refusal it absorbed can only be a reclamation batch header,
  *     whose fallback waits for a grace period and frees the nodes itself.
- * At the end the page table equals the reference's, and after mset_destroy()
+ * The set itself is always at the same address (failing_alloc_pin_set()), so
+ * that every run draws the same tower heights as the reference up to its
+ * refusal.  At the end the page table equals the reference's, and after mset_destroy()
  * every allocated byte is back and no node slot was left in use (the set's
  * batches are freed in liburcu's call_rcu thread; mset_destroy() waits).
  */
@@ -200,6 +202,7 @@ static void run_reference(const struct scenario *sc, struct reference *ref, enum
     x.src = src;
     faults_arm(&x, NEVER);
     ref->pt = mock_pt_new();
+    failing_alloc_pin_set(&x.fa);
     mset_t *s = mset_new_with_allocator(ref->pt, &a);
     assert_non_null(s);
     ref->empty.n = 0;
@@ -234,6 +237,7 @@ static bool run_failing(const struct scenario *sc, const struct reference *ref, 
     x.src = src;
     faults_arm(&x, k);
     errno = 0;
+    failing_alloc_pin_set(&x.fa);
     mset_t *s = mset_new_with_allocator(pt, &a);
     if (!s) {
         assert_int_equal(errno, ENOMEM);
@@ -241,6 +245,7 @@ static bool run_failing(const struct scenario *sc, const struct reference *ref, 
         assert_int_equal(failing_alloc_live(&x.fa), 0);
         out->enomem++;
         faults_disarm(&x);
+        failing_alloc_pin_set(&x.fa);
         s = mset_new_with_allocator(pt, &a);
         assert_non_null(s);
     }
