@@ -393,6 +393,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cur_data = data, cur_size = size, cur_step = -1;
     snprintf(cur_op, sizeof cur_op, "setup");
 
+    /* Injection is global to the library: nothing may be left armed. */
+    mset_fault_inject(-1);
+    inject_armed = false;
     uintptr_t base = bases[u8(&in) % 3];
     memset(&pt, 0, sizeof pt);
     pt.base = base;
@@ -417,10 +420,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         next = model;
         fz_pt_begin(&pt, &faults);
-        if (alloc_from >= 0)
-            failing_alloc_arm(&fa, alloc_from, true);
-        inject_armed = inject_at >= 0;
-        mset_fault_inject(inject_at);
+        /* Faults apply to the next call that is not a fault call. */
+        if (op != OP_FAULT) {
+            if (alloc_from >= 0)
+                failing_alloc_arm(&fa, alloc_from, true);
+            inject_armed = inject_at >= 0;
+            mset_fault_inject(inject_at);
+        }
         switch (op) {
         case OP_MAP:
         case OP_MAP_OV:
