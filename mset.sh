@@ -108,9 +108,9 @@ step_valgrind() {
 }
 
 # clang with ASan+UBSan (tests/ubsan.supp: one liburcu header): the unit
-# suite (the OOM sweep under LeakSanitizer),
-# then the libFuzzer target: replay fuzz/corpus, fuzz for FUZZ_SECONDS (60).
-# A crash or divergence fails the step and prints the input in hex.
+# suite (the OOM sweep under LeakSanitizer), then the libFuzzer target:
+# replay fuzz/corpus and fuzz for FUZZ_SECONDS (60).  A crash or divergence
+# fails the step and prints the input in hex (docs/reliability.md).
 step_fuzz() {
     export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/ubsan.supp
     banner "unit tests under ASan+UBSan (clang)"
