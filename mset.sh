@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(gcc g++ meson ninja-build pkg-config liburcu-dev libck-dev libcmocka-dev)
+# Reliability (issue 6): libFuzzer and sanitizers from clang 14, valgrind.
+PACKAGES+=(clang libclang-rt-14-dev valgrind)
 
 deps() {
     local missing=()
@@ -97,6 +99,43 @@ step_linux() {
     meson test -C build-asan --print-errorlogs --suite linux
 }
 
+# Valgrind memcheck (tests/valgrind.supp names only liburcu internals): the
+# unit suite and a replay of the fuzz corpus.
+step_valgrind() {
+    banner "unit tests and fuzz corpus under valgrind memcheck"
+    setup build -Dwerror=true
+    meson test -C build --print-errorlogs --setup valgrind --suite unit --suite fuzz
+}
+
+# clang with ASan+UBSan (tests/ubsan.supp: one liburcu header): the unit
+# suite (the OOM sweep under LeakSanitizer), then the libFuzzer target:
+# replay fuzz/corpus and fuzz for FUZZ_SECONDS (60).  A crash or divergence
+# fails the step and prints the input in hex (docs/reliability.md).
+step_fuzz() {
+    export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/ubsan.supp
+    banner "unit tests under ASan+UBSan (clang)"
+    CC=clang CXX=clang++ setup build-fuzz -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+    meson test -C build-fuzz --print-errorlogs --suite unit --suite fuzz
+
+    local fz=build-fuzz/fuzz/fuzz_mset run=build-fuzz/fuzz-run secs=${FUZZ_SECONDS:-60}
+    rm -rf "$run"
+    mkdir -p "$run/corpus" "$run/artifacts"
+    local opts=(-max_len=512 -timeout=30 -rss_limit_mb=2048 -artifact_prefix="$run/artifacts/" -print_final_stats=1)
+    banner "fuzz: replay fuzz/corpus ($(ls fuzz/corpus | wc -l) inputs), then $secs s of libFuzzer"
+    if ! "$fz" "${opts[@]}" -runs=0 fuzz/corpus >"$run/replay.log" 2>&1 ||
+        ! "$fz" "${opts[@]}" -max_total_time="$secs" "$run/corpus" fuzz/corpus >"$run/fuzz.log" 2>&1; then
+        tail -n 60 "$run"/*.log
+        for f in "$run"/artifacts/*; do
+            [ -e "$f" ] && echo "FUZZ-INPUT $f (hex): $(od -An -v -tx1 "$f" | tr -d ' \n')"
+        done
+        echo "reproduce: python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))' HEX >in"
+        echo "           FZ_TRACE=1 $fz in    (or build/fuzz/fuzz_replay in)"
+        return 1
+    fi
+    grep -h '^Done\|stat::number_of_executed_units\|stat::average_exec_per_sec\|stat::new_units_added' "$run/fuzz.log"
+    echo "corpus: $(ls fuzz/corpus | wc -l) in the repository + $(ls "$run/corpus" | wc -l) found in this run"
+}
+
 test_all() {
     deps
     local t0=$SECONDS
@@ -104,6 +143,8 @@ test_all() {
     step_install
     step_linux
     step_sanitizers
+    step_fuzz
+    step_valgrind
     banner "all tests passed in $((SECONDS - t0)) s"
 }
 

@@ -40,6 +40,23 @@
  *   R3. Consistent iteration: mset_foreach() visits areas in increasing
  *       address order, no two visited areas overlap, and every area present
  *       throughout the walk is visited exactly once.
+ *
+ * Failures (docs/reliability.md has the table and the tests that show it)
+ *   Every writer validates its arguments and allocates every node it can need
+ *   before its first backend call, and publishes its result at the end.
+ *   So a writer either succeeds, or
+ *   - fails with -EINVAL, -EEXIST or -ENOMEM having changed nothing and
+ *     called no backend, or
+ *   - fails with the first backend error, having recorded exactly what the
+ *     backends did: map, unmap and clear keep the unmaps that succeeded
+ *     before the failing call (an unmap cannot be undone); protect protects
+ *     back what it had changed.
+ *   The set never claims a range its backend did not map and never forgets
+ *   one its backend still has.  A backend's own -ENOMEM (mmap returns it) is
+ *   passed through like any backend error: the library's -ENOMEM always
+ *   comes before the first backend call.  A failed operation publishes what
+ *   it did like a successful one, after its backend calls, so concurrent
+ *   readers keep R1-R3 above.
  */
 #ifndef MSET_H
 #define MSET_H
@@ -106,6 +123,11 @@ struct mset_area {
  * Where the set's own memory comes from.  Both callbacks must be thread-safe:
  * alloc runs in writer threads, free in writer threads and in liburcu's
  * call_rcu thread.  `size` passed to free is the size passed to alloc.
+ * When alloc returns NULL, the operation that asked fails with -ENOMEM and
+ * changes nothing, except for the small header that hands retired nodes to
+ * call_rcu(): without it the writer waits for a grace period and frees the
+ * nodes itself (inside an mset_foreach() callback it keeps them for the next
+ * writer or mset_destroy()), and the operation succeeds.
  */
 struct mset_allocator {
     void *(*alloc)(void *ctx, size_t size);        /* NULL on failure */
@@ -127,6 +149,8 @@ MSET_API mset_t *mset_new(void *pt);
  * mset_new_with_allocator() - like mset_new(), with the set's memory (the set
  * itself, its nodes, reclamation batches) taken from `a`.  `a` is copied.
  * A NULL `a` means malloc/free.
+ * Return: the set; NULL with errno = ENOMEM if `a` refused memory (what it
+ * gave is given back), or errno = EINVAL if a->alloc or a->free is NULL.
  */
 MSET_API mset_t *mset_new_with_allocator(void *pt, const struct mset_allocator *a);
 
@@ -173,9 +197,10 @@ MSET_API void mset_thread_fini(void);
  *
  * On failure: -EINVAL, -EEXIST, -ENOMEM: nothing changed and no backend was
  * called.  A backend error: if be->map failed, every overlapped part was
- * already unmapped and is gone from the set, and the new area is not in the
- * set.  If the unmap of an overlapped part failed, the parts unmapped before
- * it are gone from the set, that part and the following ones are intact, and
+ * already unmapped and is gone from the set (an area that contained the range
+ * is left as its two remainders), and the new area is not in the set.  If
+ * the unmap of an overlapped part failed, the parts unmapped before it are
+ * gone from the set, that part and the following ones are intact, and
  * be->map was not called.  The set always describes what the backends have.
  *
  * Contract: writer; serializes with other writers of `s` on a mutex; may run
@@ -191,10 +216,12 @@ MSET_API int mset_map(mset_t *s, uintptr_t start, size_t size, unsigned flags,
  * operation: two threads racing for space never receive the same range.
  * The range is the one mset_find_free_area(hint, size, limit_start,
  * limit_end, align) would return with no concurrent writer.
- * @out: receives the start of the mapped area (may be NULL).
- * Return: 0; -EINVAL as for mset_find_free_area() or mset_map(); -ENOMEM if
- * no range fits or memory runs out; otherwise be->map's error, in which case
- * nothing changed.
+ * @out: receives the start of the mapped area (may be NULL); written only on
+ * success.
+ * Return: 0; -EINVAL as for mset_find_free_area() (bad geometry, hint >
+ * limit_end) or mset_map() (s or be NULL); -ENOMEM if no range fits or memory
+ * runs out; otherwise be->map's error.
+ * On failure: nothing changed.  -EINVAL, -ENOMEM: no backend was called.
  * Contract: as mset_map().
  */
 MSET_API int mset_map_anywhere(mset_t *s, uintptr_t hint, size_t size, uintptr_t limit_start,
@@ -209,8 +236,8 @@ MSET_API int mset_map_anywhere(mset_t *s, uintptr_t hint, size_t size, uintptr_t
  * it succeeds and calls nothing.
  *
  * Return: 0; -EINVAL if s is NULL, size is 0 or start + size wraps; -ENOMEM
- * if a shrink or split needs a node and none can be allocated; otherwise the
- * first backend error.
+ * if a shrink or split needs a node (one per area cut by an edge of the
+ * range) and none can be allocated; otherwise the first backend error.
  * On failure: -EINVAL, -ENOMEM: nothing changed, no backend called.  A backend
  * error: the sub-ranges unmapped before the failing one are gone from the
  * set; the failing area and those after it are intact.
@@ -231,8 +258,9 @@ MSET_API int mset_unmap(mset_t *s, uintptr_t start, size_t size);
  *
  * Return: 0; -EINVAL if s or update is NULL, size is 0 or start + size wraps;
  * -ENOMEM; otherwise the first backend error.
- * On failure: -EINVAL: nothing called.  -ENOMEM: update may have been called,
- * nothing else changed.  A backend error: the sub-ranges already protected are
+ * On failure: -EINVAL: nothing called.  -ENOMEM: update may have been called
+ * for the first areas of the range, in order; nothing else changed and no
+ * backend was called.  A backend error: the sub-ranges already protected are
  * protected back to their old flags (in reverse order) and the set is
  * unchanged; if one of those reverting calls fails too, the set records the
  * new flags for the sub-ranges that could not be reverted.
@@ -248,6 +276,7 @@ MSET_API int mset_protect(mset_t *s, uintptr_t start, size_t size,
  * empty the set.
  * Return: 0; -EINVAL if s is NULL; otherwise the first backend error, in
  * which case the areas before the failing one are gone and the rest remain.
+ * Never -ENOMEM: clearing needs no new node.
  * Contract: as mset_map().
  */
 MSET_API int mset_clear(mset_t *s);
@@ -256,8 +285,8 @@ MSET_API int mset_clear(mset_t *s);
 
 /*
  * mset_find() - the area containing `addr`.
- * @out: receives a copy of the area (may be NULL).
- * Return: true if an area contains addr.
+ * @out: receives a copy of the area (may be NULL); not written on a miss.
+ * Return: true if an area contains addr; false if none does or s is NULL.
  * Contract: lock-free, wait-free with respect to writers; O(log n) expected.
  * May run concurrently with anything except mset_destroy().  Observes R1 and
  * R2.  Async-signal-safe once the thread called mset_thread_init() (or any
@@ -294,7 +323,8 @@ MSET_API bool mset_find_cached(mset_t *s, uintptr_t addr, struct mset_cursor *c,
  * mset_find_next() - the lowest area that ends after `addr`: the area
  * containing addr if there is one, else the first area above it.  Iterating
  * with addr = previous end walks the set in order without a callback.
- * Return: true if there is such an area.
+ * Return: true if there is such an area (then *out is written, if out is
+ * not NULL); false if there is none or s is NULL.
  * Contract: as mset_find().
  */
 MSET_API bool mset_find_next(mset_t *s, uintptr_t addr, struct mset_area *out);
@@ -312,11 +342,13 @@ MSET_API bool mset_overlaps(mset_t *s, uintptr_t start, size_t size);
  * mset_find_free_area() - the lowest start >= max(hint, limit_start), a
  * multiple of `align`, such that [start, start + size) lies inside
  * [limit_start, limit_end) and touches no area.
- * @out: receives the start (must not be NULL).
+ * @out: receives the start (must not be NULL); written only on success.
  * Return: 0; -EINVAL if s or out is NULL, size is 0, align is 0 or not a
  * power of two, size is not a multiple of align, limit_start > limit_end, or
- * hint > limit_end; -ENOMEM if nothing fits.  A hint below limit_start is
- * raised to limit_start.
+ * hint > limit_end; -ENOMEM if nothing fits.
+ * The hint: below limit_start it is raised to limit_start (the search starts
+ * at max(hint, limit_start)); equal to limit_end it leaves nothing to search
+ * (-ENOMEM, like an empty limit); above limit_end it is -EINVAL.
  * Contract: lock-free; O(log n) expected when few gaps are large enough
  * (the skip list keeps the largest gap of every span and skips spans with no
  * gap of `size` bytes).  Without concurrent writers the answer is exact.

@@ -22,6 +22,24 @@ MSET_API void mset_fault_inject(long k)
     atomic_store_relaxed(&countdown, k);
 }
 
+MSET_API long mset_fault_pending(void)
+{
+    return atomic_load_relaxed(&countdown);
+}
+
+static long leaked_slots;
+
+MSET_API long mset_fault_leaked_slots(void)
+{
+    return atomic_load_relaxed(&leaked_slots);
+}
+
+void mset_fault_note_leaked_slots(long n)
+{
+    /* Relaxed: a test reads it after mset_destroy() returned. */
+    __atomic_add_fetch(&leaked_slots, n, __ATOMIC_RELAXED);
+}
+
 static bool fail_now(void)
 {
     return atomic_load_relaxed(&countdown) >= 0 && __atomic_fetch_sub(&countdown, 1, __ATOMIC_RELAXED) == 0;

@@ -123,6 +123,10 @@ void slab_free_locked(struct slab *sb, void *slot, int cls, uint8_t index)
 
 void slab_destroy(struct slab *sb)
 {
+#ifdef MSET_FAULT_INJECTION
+    for (struct slab_block *b = sb->all; b; b = b->all_next)
+        mset_fault_note_leaked_slots((long)(SLAB_SLOTS - b->nfree));
+#endif
     while (sb->all)
         block_free(sb, sb->all);
     pthread_mutex_destroy(&sb->lock);

@@ -42,6 +42,11 @@ struct slab {
     struct slab_block *all;                   /* every block, for slab_destroy() */
 };
 
+#ifdef MSET_FAULT_INJECTION
+/* alloc.c: slots a destroyed slab still had in use, for the tests (fault.h). */
+void mset_fault_note_leaked_slots(long n);
+#endif
+
 void slab_init(struct slab *sb, const struct mset_allocator *alloc);
 void slab_destroy(struct slab *sb);
 

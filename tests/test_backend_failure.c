@@ -37,6 +37,29 @@ static void failed_map_after_unmapping_overlaps_keeps_them_unmapped(void **state
     assert_areas(f, { 0x1000, 0x1200, 1 });
 }
 
+static void failed_map_inside_an_area_keeps_both_remainders(void **state)
+{
+    struct fx *f = *state;
+
+    MAP(f, 0x1000, 0x400, 1);
+    mock_fail(f->pt, MOCK_MAP, 0, -EIO);
+    assert_int_equal(mset_map(f->s, 0x1100, 0x100, 3, &mock_backend, NULL, true), -EIO);
+    /* The middle was unmapped, so the area is now split around a hole. */
+    assert_areas(f, { 0x1000, 0x1100, 1 }, { 0x1200, 0x1400, 1 });
+}
+
+static void backend_enomem_has_the_backend_failure_outcome(void **state)
+{
+    struct fx *f = *state;
+
+    /* A backend's own -ENOMEM (mmap's) is passed through unchanged: unlike
+     * the library's -ENOMEM, the overlapped part was already unmapped. */
+    MAP(f, 0x1000, 0x400, 1);
+    mock_fail(f->pt, MOCK_MAP, 0, -ENOMEM);
+    assert_int_equal(mset_map(f->s, 0x1200, 0x400, 3, &mock_backend, NULL, true), -ENOMEM);
+    assert_areas(f, { 0x1000, 0x1200, 1 });
+}
+
 static void failed_unmap_of_an_overlap_stops_there(void **state)
 {
     struct fx *f = *state;
@@ -84,6 +107,18 @@ static void failed_protect_is_reverted(void **state)
     assert_areas(f, { 0x1000, 0x1100, 1 }, { 0x1200, 0x1300, 2 }, { 0x1400, 0x1500, 3 });
 }
 
+static void failed_first_protect_of_a_split_changes_nothing(void **state)
+{
+    struct fx *f = *state;
+
+    MAP(f, 0x1000, 0x400, 1);
+    mock_fail(f->pt, MOCK_PROTECT, 0, -EACCES);
+    mock_log_reset(f->pt);
+    assert_int_equal(mset_protect(f->s, 0x1100, 0x100, set_to, &nine), -EACCES);
+    assert_int_equal(f->pt->nlog, 1); /* nothing to revert */
+    assert_areas(f, { 0x1000, 0x1400, 1 });
+}
+
 static void failed_revert_records_what_stayed_changed(void **state)
 {
     struct fx *f = *state;
@@ -115,9 +150,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TEST(failed_map_changes_nothing),
         TEST(failed_map_after_unmapping_overlaps_keeps_them_unmapped),
+        TEST(failed_map_inside_an_area_keeps_both_remainders),
+        TEST(backend_enomem_has_the_backend_failure_outcome),
         TEST(failed_unmap_of_an_overlap_stops_there),
         TEST(failed_unmap_keeps_the_failing_area_and_the_rest),
         TEST(failed_protect_is_reverted),
+        TEST(failed_first_protect_of_a_split_changes_nothing),
         TEST(failed_revert_records_what_stayed_changed),
         TEST(failed_clear_keeps_the_rest),
     };

@@ -75,6 +75,27 @@ static void find_next_walks_the_set_in_order(void **state)
     assert_int_equal(starts[2], 0x1300);
 }
 
+static void find_next_accepts_null_out(void **state)
+{
+    struct fx *f = *state;
+
+    three_areas(f);
+    assert_true(mset_find_next(f->s, 0x1200, NULL));
+    assert_false(mset_find_next(f->s, 0x1400, NULL));
+    assert_false(mset_find_next(NULL, 0x1000, NULL));
+}
+
+static void find_next_leaves_out_alone_when_nothing_follows(void **state)
+{
+    struct fx *f = *state;
+    struct mset_area a = { .start = 42 };
+
+    three_areas(f);
+    assert_false(mset_find_next(f->s, 0x1400, &a));
+    assert_false(mset_find_next(f->s, UINTPTR_MAX, &a));
+    assert_int_equal(a.start, 42);
+}
+
 static void overlaps_answers_for_every_position(void **state)
 {
     struct fx *f = *state;
@@ -272,6 +293,8 @@ int main(void)
         TEST(find_accepts_null_out),
         TEST(find_cached_answers_like_find_and_follows_writes),
         TEST(find_next_walks_the_set_in_order),
+        TEST(find_next_accepts_null_out),
+        TEST(find_next_leaves_out_alone_when_nothing_follows),
         TEST(overlaps_answers_for_every_position),
         TEST(overlaps_rejects_empty_and_wrapping_ranges),
         TEST(len_counts_areas),

@@ -176,6 +176,64 @@ static void map_anywhere_maps_the_lowest_fit(void **state)
     assert_areas(f, { 0x1000, 0x1100, 1 }, { 0x1100, 0x1300, 5 });
 }
 
+static void find_free_area_with_hint_at_limit_end_finds_nothing(void **state)
+{
+    struct fx *f = *state;
+    uintptr_t at = 0x77;
+
+    /* The search range [hint, limit_end) is empty: no fit, but not an error
+     * (a hint past limit_end is -EINVAL). */
+    assert_int_equal(mset_find_free_area(f->s, 0x2000, 0x100, 0x1000, 0x2000, 1, &at), -ENOMEM);
+    assert_int_equal(mset_find_free_area(f->s, 0x2000, 0x100, 0x2000, 0x2000, 1, &at), -ENOMEM);
+    assert_int_equal(mset_find_free_area(f->s, 0x2001, 0x100, 0x1000, 0x2000, 1, &at), -EINVAL);
+    assert_int_equal(at, 0x77);
+}
+
+static void map_anywhere_rejects_bad_arguments_and_changes_nothing(void **state)
+{
+    struct fx *f = *state;
+    uintptr_t at = 0x77;
+
+    MAP(f, 0x1000, 0x100, 1);
+    mock_log_reset(f->pt);
+#define ANYWHERE(hint, size, lo, hi, align) \
+    mset_map_anywhere(f->s, (hint), (size), (lo), (hi), (align), 5, &mock_backend, NULL, &at)
+    assert_int_equal(ANYWHERE(0, 0, 0, 0x10000, 1), -EINVAL);            /* size 0 */
+    assert_int_equal(ANYWHERE(0, 0x100, 0, 0x10000, 0), -EINVAL);        /* align 0 */
+    assert_int_equal(ANYWHERE(0, 0x300, 0, 0x10000, 0x300), -EINVAL);    /* not a power of two */
+    assert_int_equal(ANYWHERE(0, 0x180, 0, 0x10000, 0x100), -EINVAL);    /* size % align */
+    assert_int_equal(ANYWHERE(0, 0x100, 0x2000, 0x1000, 1), -EINVAL);    /* limit_start > limit_end */
+    assert_int_equal(ANYWHERE(0x20000, 0x100, 0, 0x10000, 1), -EINVAL);  /* hint > limit_end */
+#undef ANYWHERE
+    assert_int_equal(mset_map_anywhere(NULL, 0, 0x100, 0, 0x10000, 1, 5, &mock_backend, NULL, &at),
+                     -EINVAL);
+    assert_int_equal(mset_map_anywhere(f->s, 0, 0x100, 0, 0x10000, 1, 5, NULL, NULL, &at), -EINVAL);
+    assert_int_equal(at, 0x77);
+    assert_int_equal(f->pt->nlog, 0);
+    assert_areas(f, { 0x1000, 0x1100, 1 });
+}
+
+static void map_anywhere_raises_a_hint_below_the_limit(void **state)
+{
+    struct fx *f = *state;
+    uintptr_t at = 0;
+
+    assert_int_equal(mset_map_anywhere(f->s, 0, 0x100, 0x3000, 0x10000, 0x100, 5, &mock_backend,
+                                       NULL, &at), 0);
+    assert_int_equal(at, 0x3000);
+    assert_areas(f, { 0x3000, 0x3100, 5 });
+}
+
+static void map_anywhere_accepts_a_null_out(void **state)
+{
+    struct fx *f = *state;
+
+    MAP(f, 0x1000, 0x100, 1);
+    assert_int_equal(mset_map_anywhere(f->s, 0x1000, 0x100, 0, 0x10000, 1, 5, &mock_backend, NULL,
+                                       NULL), 0);
+    assert_areas(f, { 0x1000, 0x1100, 1 }, { 0x1100, 0x1200, 5 });
+}
+
 struct racer {
     mset_t *s;
     uintptr_t got[200];
@@ -231,6 +289,10 @@ int main(void)
         TEST(find_free_area_agrees_with_brute_force),
         TEST(map_anywhere_maps_the_lowest_fit),
         TEST(map_anywhere_never_hands_out_a_range_twice),
+        TEST(find_free_area_with_hint_at_limit_end_finds_nothing),
+        TEST(map_anywhere_rejects_bad_arguments_and_changes_nothing),
+        TEST(map_anywhere_raises_a_hint_below_the_limit),
+        TEST(map_anywhere_accepts_a_null_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
