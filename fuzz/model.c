@@ -169,7 +169,8 @@ void fz_model_protect(struct fz_model *m, struct fz_expect *e, const struct fz_f
         ch[nc].be = m->be[lo[p]], ch[nc].done = false;
         nc++;
     }
-    /* Protect in order; on failure protect back what was done, last first. */
+    /* Protect in order; on failure protect back the failing range, then what
+     * was done, last first. */
     for (; ok < nc; ok++) {
         e->rc = call(m, e, f, FZ_PROTECT, ch[ok].be, m->base + ch[ok].lo, ch[ok].hi - ch[ok].lo,
                      ch[ok].nf);
@@ -178,6 +179,8 @@ void fz_model_protect(struct fz_model *m, struct fz_expect *e, const struct fz_f
         ch[ok].done = true;
     }
     if (e->rc) {
+        /* The failing range is protected back first, result ignored. */
+        call(m, e, f, FZ_PROTECT, ch[ok].be, m->base + ch[ok].lo, ch[ok].hi - ch[ok].lo, ch[ok].old);
         for (size_t i = ok; i-- > 0;)
             if (call(m, e, f, FZ_PROTECT, ch[i].be, m->base + ch[i].lo, ch[i].hi - ch[i].lo,
                      ch[i].old) == 0)

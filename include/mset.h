@@ -260,10 +260,13 @@ MSET_API int mset_unmap(mset_t *s, uintptr_t start, size_t size);
  * -ENOMEM; otherwise the first backend error.
  * On failure: -EINVAL: nothing called.  -ENOMEM: update may have been called
  * for the first areas of the range, in order; nothing else changed and no
- * backend was called.  A backend error: the sub-ranges already protected are
- * protected back to their old flags (in reverse order) and the set is
- * unchanged; if one of those reverting calls fails too, the set records the
- * new flags for the sub-ranges that could not be reverted.
+ * backend was called.  A backend error: the failing sub-range is protected
+ * back to its old flags (a backend that failed part-way, like mprotect() at
+ * vm.max_map_count, may have changed some of its pages; the result of this
+ * call is ignored), then the sub-ranges already protected are protected back
+ * to their old flags, last first, and the set is unchanged; if one of those
+ * reverting calls fails too, the set records the new flags for the
+ * sub-ranges that could not be reverted.
  * Contract: as mset_map(); `update` runs with the writer mutex held and must
  * not call writers of `s`.
  */

@@ -660,7 +660,8 @@ MSET_API int mset_protect(mset_t *s, uintptr_t start, size_t size,
     if (rc)
         goto free;
 
-    /* 2. Backends, in order; on failure revert what was done, last first. */
+    /* 2. Backends, in order; on failure revert the failing range and what was
+     * done, last first. */
     size_t ok = 0;
     for (; ok < nc; ok++) {
         struct change *c = &cv[ok];
@@ -670,6 +671,11 @@ MSET_API int mset_protect(mset_t *s, uintptr_t start, size_t size,
         c->done = true;
     }
     if (rc) {
+        /* A backend may fail part-way (mprotect() splitting mappings at
+         * vm.max_map_count): put the failing range back too, best effort. */
+        struct change *c = &cv[ok];
+        c->old->backend->protect(c->old->backend, s->pt, c->start, c->end - c->start,
+                                 c->old->flags);
         for (size_t i = ok; i-- > 0;) {
             struct change *c = &cv[i];
             const struct mset_backend *be = c->old->backend;

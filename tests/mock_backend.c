@@ -65,6 +65,10 @@ static int mock_protect(const struct mset_backend *be, void *p, uintptr_t start,
     int rc = begin(pt, MOCK_PROTECT, start, size, flags);
 
     (void)be;
+    if (rc && rc != -EFAULT && pt->fail_partial) {
+        for (uintptr_t a = start; a < start + size / 2; a++)
+            pt->flags[a] = flags;
+    }
     if (rc)
         return rc;
     for (uintptr_t a = start; a < start + size; a++) {

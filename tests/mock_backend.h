@@ -37,6 +37,7 @@ struct mock_pt {
     int fail_after;
     int fail_errno;
     bool fail_sticky;
+    bool fail_partial;              /* a failing protect first changes half its range */
     int calls[4];                   /* successful calls per kind */
     struct mock_call log[MOCK_LOG]; /* the first MOCK_LOG calls, failed ones included */
     int nlog;

@@ -98,13 +98,30 @@ static void failed_protect_is_reverted(void **state)
     mock_fail(f->pt, MOCK_PROTECT, 2, -EACCES); /* the third protect fails */
     mock_log_reset(f->pt);
     assert_int_equal(mset_protect(f->s, 0x1080, 0x400, set_to, &nine), -EACCES);
-    /* Two applied, the third failed, the two reverted last first. */
-    assert_int_equal(f->pt->nlog, 5);
-    assert_call(f, 3, MOCK_PROTECT, 0x1200, 0x1300);
-    assert_int_equal(f->pt->log[3].flags, 2);
-    assert_call(f, 4, MOCK_PROTECT, 0x1080, 0x1100);
-    assert_int_equal(f->pt->log[4].flags, 1);
+    /* Two applied, the third failed and was put back, the two reverted last
+     * first. */
+    assert_int_equal(f->pt->nlog, 6);
+    assert_call(f, 2, MOCK_PROTECT, 0x1400, 0x1480);
+    assert_call(f, 3, MOCK_PROTECT, 0x1400, 0x1480);
+    assert_int_equal(f->pt->log[3].flags, 3);
+    assert_call(f, 4, MOCK_PROTECT, 0x1200, 0x1300);
+    assert_int_equal(f->pt->log[4].flags, 2);
+    assert_call(f, 5, MOCK_PROTECT, 0x1080, 0x1100);
+    assert_int_equal(f->pt->log[5].flags, 1);
     assert_areas(f, { 0x1000, 0x1100, 1 }, { 0x1200, 0x1300, 2 }, { 0x1400, 0x1500, 3 });
+}
+
+static void protect_that_fails_part_way_is_put_back(void **state)
+{
+    struct fx *f = *state;
+
+    /* Like mprotect() hitting vm.max_map_count: the backend changes the first
+     * half of its range, then fails.  The set must still match it. */
+    MAP(f, 0x1000, 0x400, 1);
+    mock_fail(f->pt, MOCK_PROTECT, 0, -ENOMEM);
+    f->pt->fail_partial = true;
+    assert_int_equal(mset_protect(f->s, 0x1100, 0x200, set_to, &nine), -ENOMEM);
+    assert_areas(f, { 0x1000, 0x1400, 1 });
 }
 
 static void failed_first_protect_of_a_split_changes_nothing(void **state)
@@ -115,7 +132,9 @@ static void failed_first_protect_of_a_split_changes_nothing(void **state)
     mock_fail(f->pt, MOCK_PROTECT, 0, -EACCES);
     mock_log_reset(f->pt);
     assert_int_equal(mset_protect(f->s, 0x1100, 0x100, set_to, &nine), -EACCES);
-    assert_int_equal(f->pt->nlog, 1); /* nothing to revert */
+    assert_int_equal(f->pt->nlog, 2); /* the failed call, then its range put back */
+    assert_call(f, 1, MOCK_PROTECT, 0x1100, 0x1200);
+    assert_int_equal(f->pt->log[1].flags, 1);
     assert_areas(f, { 0x1000, 0x1400, 1 });
 }
 
@@ -155,6 +174,7 @@ int main(void)
         TEST(failed_unmap_of_an_overlap_stops_there),
         TEST(failed_unmap_keeps_the_failing_area_and_the_rest),
         TEST(failed_protect_is_reverted),
+        TEST(protect_that_fails_part_way_is_put_back),
         TEST(failed_first_protect_of_a_split_changes_nothing),
         TEST(failed_revert_records_what_stayed_changed),
         TEST(failed_clear_keeps_the_rest),
