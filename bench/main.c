@@ -161,9 +161,17 @@ struct worker {
     bool writer;
     pthread_barrier_t *start;
     const int *stop;
-    uint64_t ops, ns, fails;
+    uint64_t ops, ns, cpu_ns, fails;
     pthread_t tid;
 };
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void *worker_main(void *arg)
 {
@@ -175,7 +183,7 @@ static void *worker_main(void *arg)
     else
         w->im->find_loop(w->h, w->L, &w->rng, 4096);
     pthread_barrier_wait(w->start);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = now_ns(), c0 = thread_cpu_ns();
     /* Acquire: pairs with the release store of the main thread; only a
      * signal to stop, no data rides on it. */
     while (!__atomic_load_n(w->stop, __ATOMIC_ACQUIRE)) {
@@ -188,13 +196,16 @@ static void *worker_main(void *arg)
         }
     }
     w->ns = now_ns() - t0;
+    w->cpu_ns = thread_cpu_ns() - c0;
     return NULL;
 }
 
-/* Run nreaders readers and maybe one churning writer for ms milliseconds.
- * Returns the readers' total Mlookups/s; *wk gets the writer's Kops/s. */
+/* Run nreaders readers and maybe one churning writer for conc_ms.  Returns
+ * the readers' total Mlookups/s; *wk gets the writer's Kops/s, *cpu the
+ * readers' mean share of the time they spent on a CPU (the rest they were
+ * preempted or blocked). */
 static double run_threads(struct bench *b, size_t i, void *h, int nreaders, bool writer,
-                          unsigned seed_tag, double *wk)
+                          unsigned seed_tag, double *wk, double *cpu)
 {
     struct worker w[3];
     int nt = nreaders + writer, stop = 0;
@@ -214,6 +225,7 @@ static double run_threads(struct bench *b, size_t i, void *h, int nreaders, bool
     nanosleep(&d, NULL);
     __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     double mops = 0;
+    *cpu = 0;
     for (int k = 0; k < nt; k++) {
         pthread_join(w[k].tid, NULL);
         if (w[k].fails)
@@ -221,7 +233,8 @@ static double run_threads(struct bench *b, size_t i, void *h, int nreaders, bool
         if (w[k].writer)
             *wk = (double)w[k].ops / (double)w[k].ns * 1e6;
         else
-            mops += (double)w[k].ops / (double)w[k].ns * 1e3;
+            mops += (double)w[k].ops / (double)w[k].ns * 1e3,
+            *cpu += 100.0 * (double)w[k].cpu_ns / (double)w[k].ns / nreaders;
     }
     pthread_barrier_destroy(&start);
     return mops;
@@ -233,10 +246,12 @@ static void run_concurrency(struct bench *b, size_t si, void **h)
         for (size_t k = 0; k < b->ni; k++) {
             size_t i = (k + (size_t)t) % b->ni;
             struct stat *r = b->res[si][i];
-            double wk = 0;
-            r[M_READ1].v[r[M_READ1].n++] = run_threads(b, i, h[i], 1, false, (unsigned)t, &wk);
-            r[M_READ2].v[r[M_READ2].n++] = run_threads(b, i, h[i], 2, false, (unsigned)t, &wk);
-            r[M_READW].v[r[M_READW].n++] = run_threads(b, i, h[i], 1, true, (unsigned)t, &wk);
+            double wk = 0, cpu;
+            r[M_READ1].v[r[M_READ1].n++] = run_threads(b, i, h[i], 1, false, (unsigned)t, &wk, &cpu);
+            r[M_READ1_CPU].v[r[M_READ1_CPU].n++] = cpu;
+            r[M_READ2].v[r[M_READ2].n++] = run_threads(b, i, h[i], 2, false, (unsigned)t, &wk, &cpu);
+            r[M_READW].v[r[M_READW].n++] = run_threads(b, i, h[i], 1, true, (unsigned)t, &wk, &cpu);
+            r[M_READW_CPU].v[r[M_READW_CPU].n++] = cpu;
             r[M_WRITEW].v[r[M_WRITEW].n++] = wk;
         }
     }

@@ -21,6 +21,8 @@ const struct metric_info metric_info[M_COUNT] = {
     [M_READ2] = { "two_readers_mops", "2 readers, total", "Mlookup/s", true },
     [M_READW] = { "reader_with_writer_mops", "reader + churning writer", "Mlookup/s", true },
     [M_WRITEW] = { "writer_with_reader_kops", "writer churn + 1 reader", "Kop/s", true },
+    [M_READ1_CPU] = { "reader_alone_on_cpu_pct", "  reader on CPU, alone", "% of time", true, true },
+    [M_READW_CPU] = { "reader_with_writer_on_cpu_pct", "  reader on CPU, churn", "% of time", true, true },
     [M_MEM] = { "bytes_per_area", "memory", "bytes/area", false },
     [M_MEMU] = { "usable_bytes_per_area", "memory, malloc usable", "bytes/area", false },
 };
@@ -121,7 +123,10 @@ void report_size(const struct bench *b, size_t si)
             for (size_t j = 0; j < b->ni; j++)
                 if (b->impls[i]->is_mset && !b->impls[j]->is_mset) {
                     double base = b->res[si][j][m].med;
-                    printf(" %15.2f", base > 0 ? b->res[si][i][m].med / base : 0);
+                    if (metric_info[m].context)
+                        printf(" %15s", "");
+                    else
+                        printf(" %15.2f", base > 0 ? b->res[si][i][m].med / base : 0);
                 }
         printf("\n");
         if (m == M_READW) {
@@ -222,8 +227,8 @@ int report_json(const struct bench *b, const char *path)
                 b->impls[i]->name, b->impls[i]->flavour, b->impls[i]->is_mset ? "true" : "false");
     fprintf(f, "],\n  \"metrics\": [");
     for (int m = 0; m < M_COUNT; m++)
-        fprintf(f, "%s{\"key\": \"%s\", \"label\": \"%s\", \"unit\": \"%s\", \"higher_is_better\": %s}",
-                m ? ", " : "", metric_info[m].key, metric_info[m].label, metric_info[m].unit,
+        fprintf(f, "%s{\"key\": \"%s\", \"unit\": \"%s\", \"higher_is_better\": %s}",
+                m ? ", " : "", metric_info[m].key, metric_info[m].unit,
                 metric_info[m].higher_better ? "true" : "false");
     fprintf(f, "],\n  \"results\": [\n");
     bool first = true;
@@ -255,6 +260,8 @@ int report_json(const struct bench *b, const char *path)
                     continue;
                 for (int m = 0; m < M_COUNT; m++) {
                     double base = b->res[si][j][m].med;
+                    if (metric_info[m].context)
+                        continue;
                     fprintf(f, ",\n    {\"n\": %zu, \"impl\": \"%s\", \"baseline\": \"%s\", "
                             "\"metric\": \"%s_ratio\", \"value\": %.4g}",
                             b->sizes[si], b->impls[i]->name, b->impls[j]->name, metric_info[m].key,

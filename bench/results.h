@@ -22,6 +22,8 @@ enum metric {
     M_READ2,
     M_READW,
     M_WRITEW,
+    M_READ1_CPU,
+    M_READW_CPU,
     M_MEM,
     M_MEMU,
     M_COUNT
@@ -32,6 +34,7 @@ struct metric_info {
     const char *label; /* table row */
     const char *unit;
     bool higher_better;
+    bool context; /* describes the run, not the implementation: no ratio */
 };
 
 extern const struct metric_info metric_info[M_COUNT];
