@@ -439,7 +439,9 @@ int rbset_protect(struct rbset *s, uintptr_t start, size_t size,
     if (rc)
         goto free;
 
-    /* 2. Backends in order; on failure revert what was done, last first. */
+    /* 2. Backends in order; on failure put the failing range back (it may
+     * have failed part-way; best effort), then revert what was done, last
+     * first. */
     size_t ok = 0;
     for (; ok < nc; ok++) {
         struct change *c = &cv[ok];
@@ -449,6 +451,8 @@ int rbset_protect(struct rbset *s, uintptr_t start, size_t size,
         c->done = true;
     }
     if (rc) {
+        struct change *c = &cv[ok];
+        c->x->backend->protect(c->x->backend, s->pt, c->start, c->end - c->start, c->x->flags);
         for (size_t i = ok; i-- > 0;) {
             struct change *c = &cv[i];
             const struct mset_backend *be = c->x->backend;
