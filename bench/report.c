@@ -81,8 +81,10 @@ void report_header(const struct bench *b)
            " no-op backend\n",
            L->area / 1024, L->stride / 1024, (unsigned long)L->base);
     printf("  figures  median of %d trials, implementations interleaved; spread = (max - min) / "
-           "median\n",
-           b->trials);
+           "median;\n           %s\n",
+           b->trials,
+           b->full ? "a trial disturbed by other processes is re-run (up to 4 times, 300 in all)"
+                   : "trials disturbed by other processes are counted at the end, not re-run");
     printf("  ratio    mset median / baseline median: below 1 is better for ns and bytes, above 1"
            " for throughput\n");
     printf("  impls   ");
@@ -199,8 +201,11 @@ void report_targets(const struct bench *b)
     }
     printf("  (an op of churn is one unmap + one map, of split churn two unmaps + one map;\n"
            "   the verdict holds the whole op to the target)\n");
-    printf("\nran %.1f s; load average %.2f %.2f %.2f at the end\n",
-           (double)(b->t_end - b->t_start) / 1e9, b->load_end[0], b->load_end[1], b->load_end[2]);
+    printf("\nran %.1f s; load average %.2f %.2f %.2f at the end\n"
+           "trials disturbed by other processes' CPU use: %u re-run, %u kept (quick mode keeps"
+           " them all;\n--full re-runs each up to 4 times, 300 in all)\n",
+           (double)(b->t_end - b->t_start) / 1e9, b->load_end[0], b->load_end[1], b->load_end[2],
+           b->reruns, b->kept_disturbed);
 }
 
 int report_json(const struct bench *b, const char *path)
@@ -218,7 +223,8 @@ int report_json(const struct bench *b, const char *path)
     fprintf(f, "  \"loadavg_start\": [%.2f, %.2f, %.2f],\n  \"loadavg_end\": [%.2f, %.2f, %.2f],\n",
             b->load_start[0], b->load_start[1], b->load_start[2], b->load_end[0], b->load_end[1],
             b->load_end[2]);
-    fprintf(f, "  \"seconds\": %.1f,\n", (double)(b->t_end - b->t_start) / 1e9);
+    fprintf(f, "  \"seconds\": %.1f,\n  \"trials_rerun\": %u,\n  \"trials_kept_disturbed\": %u,\n",
+            (double)(b->t_end - b->t_start) / 1e9, b->reruns, b->kept_disturbed);
     fprintf(f, "  \"layout\": {\"base\": %lu, \"area_bytes\": %zu, \"stride_bytes\": %zu},\n",
             (unsigned long)L->base, L->area, L->stride);
     fprintf(f, "  \"sizes\": [");

@@ -63,6 +63,8 @@ struct bench {
     struct layout layout; /* n is set per size */
     double load_start[3], load_end[3];
     uint64_t t_start, t_end;
+    unsigned reruns;         /* trials re-run because other processes took CPU */
+    unsigned kept_disturbed; /* still disturbed after MAX_RERUNS re-runs: kept */
     /* figures: res[size index][impl index][metric] */
     struct stat res[MAX_SIZES][MAX_IMPLS][M_COUNT];
 };
