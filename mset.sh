@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mset's one entry point for people and CI.
 #
-#   ./mset.sh run    install what is missing, build, run the main job
+#   ./mset.sh run    install what is missing, build, run the benchmark (quick table;
+#                    arguments go to mset-bench, e.g. ./mset.sh run --full)
 #   ./mset.sh test   install what is missing, build, run every test suite
 #
 # Runs as root on a fresh Debian 12 machine; installs packages with apt-get
@@ -12,6 +13,8 @@ cd "$(dirname "$0")"
 PACKAGES=(gcc g++ meson ninja-build pkg-config liburcu-dev libck-dev libcmocka-dev)
 # Reliability (issue 6): libFuzzer and sanitizers from clang 14, valgrind.
 PACKAGES+=(clang libclang-rt-14-dev valgrind)
+# Benchmarks (issue 5): libbsd's <bsd/sys/tree.h> for the red-black tree baselines.
+PACKAGES+=(libbsd-dev)
 
 deps() {
     local missing=()
@@ -46,7 +49,7 @@ banner() {
 run() {
     deps
     setup build -Dwerror=true
-    ./build/examples/mset-demo
+    ./build/bench/mset-bench "$@"
 }
 
 # The normal build: every test suite that needs no sanitizer.
@@ -149,7 +152,7 @@ test_all() {
 }
 
 case "${1:-}" in
-run) run ;;
+run) shift && run "$@" ;;
 test) test_all ;;
 *)
     echo "usage: $0 run|test" >&2
