@@ -22,6 +22,7 @@ struct mset {
     void *pt;             /* handed to backends */
     struct mset_allocator alloc;
     struct slab slab;     /* node memory, drawn from alloc */
+    void *head_mem;       /* the head's allocation (aligned inside by hand) */
     /* Retired nodes waiting to be handed to call_rcu; under lock. */
     struct sl_node *limbo;
     size_t nlimbo;

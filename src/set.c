@@ -64,13 +64,15 @@ MSET_API mset_t *mset_new_with_allocator(void *pt, const struct mset_allocator *
     s->alloc = al;
     s->pt = pt;
     slab_init(&s->slab, &s->alloc);
-    void *mem = mset_mem_alloc(s, sl_node_size(SL_MAXH));
-    if (!mem) {
+    /* The head is read by every search: 64-byte aligned like the slab nodes. */
+    s->head_mem = mset_mem_alloc(s, sl_node_size(SL_MAXH) + SLAB_ALIGN - 1);
+    if (!s->head_mem) {
         slab_destroy(&s->slab);
         al.free(al.ctx, s, sizeof *s);
         errno = ENOMEM;
         return NULL;
     }
+    void *mem = (void *)(((uintptr_t)s->head_mem + SLAB_ALIGN - 1) & ~(uintptr_t)(SLAB_ALIGN - 1));
     sl_init(&s->sl, sl_node_init(mem, SL_MAXH, 0, 0), (uint64_t)(uintptr_t)s * 0x9e3779b97f4a7c15ull);
     pthread_mutex_init(&s->lock, NULL);
     ck_sequence_init(&s->seq);
@@ -89,12 +91,13 @@ MSET_API void mset_destroy(mset_t *s)
         return;
     mset_rcu_drain(s);
     /* No reader may run any more (contract): free the live nodes directly. */
-    struct sl_node *x = s->sl.head;
+    struct sl_node *x = s->sl.head->next0;
     while (x) {
         struct sl_node *next = x->next0;
         mset_node_free(s, x);
         x = next;
     }
+    mset_mem_free(s, s->head_mem, sl_node_size(SL_MAXH) + SLAB_ALIGN - 1);
     slab_destroy(&s->slab);
     pthread_mutex_destroy(&s->lock);
     struct mset_allocator al = s->alloc;
