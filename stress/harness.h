@@ -25,6 +25,24 @@
 #endif
 #endif
 
+/*
+ * A full fence, where the stress programs need one to order their own
+ * bookkeeping against the calls they check (see stress_churn.c).  GCC
+ * rejects atomic_thread_fence() under ThreadSanitizer (-Wtsan); TSan builds
+ * run on x86-64, whose TSO already keeps loads in order and stores in order,
+ * so there a compiler barrier is enough.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define stress_fence() atomic_signal_fence(memory_order_seq_cst)
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define stress_fence() atomic_signal_fence(memory_order_seq_cst)
+#endif
+#endif
+#ifndef stress_fence
+#define stress_fence() atomic_thread_fence(memory_order_seq_cst)
+#endif
+
 struct stress_opts {
     int readers;     /* -r */
     int writers;     /* -w */

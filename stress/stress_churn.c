@@ -368,14 +368,14 @@ static void hist_write(struct cell *c, uint64_t v, const struct state *st)
 {
     struct hist *h = &c->hist[v % H];
 
-    /* Seqlock writer: readers that see any of the new words also see BUSY
-     * on their second load of ver (the release fence orders BUSY first). */
+    /* Seqlock writer.  The data words are stored with release, so a reader
+     * whose acquire load sees one of them also sees BUSY (or later) when it
+     * loads ver again: no fence needed. */
     atomic_store_explicit(&h->ver, HIST_BUSY, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&h->n, st->n, memory_order_relaxed);
+    atomic_store_explicit(&h->n, st->n, memory_order_release);
     for (unsigned i = 0; i < st->n; i++)
-        atomic_store_explicit(&h->a[i], pack(st->a[i]), memory_order_relaxed);
-    /* Release pairs with the acquire in hist_read(). */
+        atomic_store_explicit(&h->a[i], pack(st->a[i]), memory_order_release);
+    /* Release pairs with the first acquire load of ver in hist_read(). */
     atomic_store_explicit(&h->ver, v, memory_order_release);
 }
 
@@ -385,13 +385,14 @@ static bool hist_read(const struct cell *c, uint64_t v, struct state *st)
 
     if (atomic_load_explicit(&h->ver, memory_order_acquire) != v)
         return false;
-    uint64_t n = atomic_load_explicit(&h->n, memory_order_relaxed);
+    uint64_t n = atomic_load_explicit(&h->n, memory_order_acquire);
     if (n > MAXA)
         return false;
     st->n = (unsigned)n;
     for (unsigned i = 0; i < st->n; i++)
-        st->a[i] = unpack(atomic_load_explicit(&h->a[i], memory_order_relaxed));
-    atomic_thread_fence(memory_order_acquire);
+        st->a[i] = unpack(atomic_load_explicit(&h->a[i], memory_order_acquire));
+    /* The acquires above keep this load after them: a rewrite that raced
+     * with them shows as a changed ver. */
     return atomic_load_explicit(&h->ver, memory_order_relaxed) == v;
 }
 
@@ -597,11 +598,11 @@ static void writer_op(struct writer *w, int k)
             pick_range(r, 6, &s, &e);
     } else if (pick < 33) {
         op = MAP_OVERLAP;
-        pick_range(r, 10, &s, &e);
+        pick_range(r, 6, &s, &e);
     } else if (pick < 55) {
         op = UNMAP;
         if (rng_below(r, 2) || !pick_inside(r, &c->cur, &s, &e))
-            pick_range(r, rng_below(r, 8) ? 8 : W, &s, &e);
+            pick_range(r, rng_below(r, 8) ? 10 : W, &s, &e);
         else
             w->st.unmap_split++;
     } else if (pick < 82) {
@@ -647,7 +648,7 @@ static void writer_op(struct writer *w, int k)
         nseen = st_protect(&next, s, e, ua.set, ua.skip, seen);
         break;
     case ANYWHERE: {
-        align = UNIT << rng_below(r, 3);
+        align = UNIT << (rng_below(r, 4) ? 0 : rng_range(r, 1, 2));
         size = align * rng_range(r, 1, 2);
         /* Windows of any size, but often the whole slot so that most succeed. */
         unsigned l0 = rng_below(r, 2) ? 0 : (unsigned)rng_below(r, W);
@@ -685,8 +686,10 @@ static void writer_op(struct writer *w, int k)
     bool changed = !st_eq(&next, &c->cur);
     if (changed) {
         hist_write(c, c->ver + 1, &next);
-        /* Release: a reader that sees begun = v + 1 can read S(v + 1). */
+        /* Release: a reader that sees begun = v + 1 can read S(v + 1).  The
+         * fence keeps the operation's stores to the set after this one. */
         atomic_store_explicit(&c->begun, c->ver + 1, memory_order_release);
+        stress_fence();
     }
     switch (op) {
     case MAP:
@@ -822,8 +825,9 @@ static bool snap_hi(struct reader *rd, int k1, int k2)
 {
     bool all = true, raced = false;
 
-    /* Order the call's loads of the set before the loads of begun. */
-    atomic_thread_fence(memory_order_seq_cst);
+    /* Keep the call's loads of the set (some relaxed) before the loads of
+     * begun; pairs with the fence after the begun store in writer_op(). */
+    stress_fence();
     for (int k = k1; k <= k2; k++)
         rd->hi[k] = atomic_load_explicit(&g.cells[k].begun, memory_order_acquire);
     for (int k = k1; k <= k2; k++) {
@@ -1359,6 +1363,15 @@ static void check_final(void)
         check_page_table(k, &c->cur, "the run");
         want += 1 + c->cur.n;
     }
+    size_t mapped = 0, churned = 0;
+    for (int k = 0; k < g.ncells; k++) {
+        if (g.cells[k].frozen)
+            continue;
+        churned++;
+        for (unsigned j = 0; j < g.cells[k].cur.n; j++)
+            mapped += g.cells[k].cur.a[j].e - g.cells[k].cur.a[j].s;
+    }
+    printf("end: churned slots are %.0f%% mapped\n", 100.0 * (double)mapped / (double)(churned * W));
     CHECK(i == col.n && mset_len(g.s) == want, "end: %zu areas, len() %zu, the model says %zu", col.n,
           mset_len(g.s), want);
     free(col.a);
