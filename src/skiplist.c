@@ -85,11 +85,20 @@ static inline void set_link(struct sl_node *x, int i, struct sl_node *n, uintptr
 {
     if (i) {
         atomic_store_relaxed(&sl_up(x, i)->key, key);
+#ifdef MSET_DEBUG_BUG_RELAXED_PUBLISH
+        /* Injected bug: n may be reached before its fields are visible. */
+        atomic_store_relaxed(&sl_up(x, i)->next, n);
+#else
         /* Release pairs with link_next(): n's fields and links are visible. */
         atomic_store_release(&sl_up(x, i)->next, n);
+#endif
     } else {
         atomic_store_relaxed(&x->key0, key);
+#ifdef MSET_DEBUG_BUG_RELAXED_PUBLISH
+        atomic_store_relaxed(&x->next0, n);
+#else
         atomic_store_release(&x->next0, n);
+#endif
     }
 }
 
@@ -382,6 +391,10 @@ static void unlink_node(struct skiplist *sl, const struct sl_finger *f, struct s
             /* x's span absorbs o's: keep its summary an upper bound. */
             uintptr_t m = max_u(atomic_load_relaxed(sl_maxgap(x, i)),
                                 atomic_load_relaxed(sl_maxgap(o, i)));
+#ifdef MSET_DEBUG_BUG_GAP_MERGE
+            /* Injected bug: x's summary misses o's gaps until sl_fix_gaps(). */
+            m = atomic_load_relaxed(sl_maxgap(x, i));
+#endif
             atomic_store_relaxed(sl_maxgap(x, i), m);
             set_link(x, i, wnext(o, i), atomic_load_relaxed(&sl_up(o, i)->key));
         } else {
@@ -389,6 +402,21 @@ static void unlink_node(struct skiplist *sl, const struct sl_finger *f, struct s
         }
     }
 }
+
+#ifdef MSET_DEBUG_BUG_UNLINK_ORDER
+static struct sl_node *reverse_chain(struct sl_node *x)
+{
+    struct sl_node *rev = NULL;
+
+    while (x) {
+        struct sl_node *next = x->retire_next;
+        x->retire_next = rev;
+        rev = x;
+        x = next;
+    }
+    return rev;
+}
+#endif
 
 void sl_replace(struct skiplist *sl, const struct sl_finger *f, struct sl_node *old,
                 struct sl_node *const *nv, size_t nnew)
@@ -404,10 +432,21 @@ void sl_replace(struct skiplist *sl, const struct sl_finger *f, struct sl_node *
     for (size_t j = nnew; j-- > 0;)
         link_node(sl, f, nv[j]);
 #endif
+#ifdef MSET_DEBUG_BUG_UNLINK_ORDER
+    /* Injected bug: unlink the old nodes last first.  A new node spanning
+     * several old ones is then shadowed by an old one below the address. */
+    struct sl_node *rev = reverse_chain(old);
+    for (struct sl_node *o = rev; o; o = o->retire_next) {
+        unlink_node(sl, f, o);
+        nold++;
+    }
+    reverse_chain(rev); /* the caller retires the chain from `old` */
+#else
     for (struct sl_node *o = old; o; o = o->retire_next) {
         unlink_node(sl, f, o);
         nold++;
     }
+#endif
     /* Relaxed: len is a statistic; one store per operation, never half. */
     atomic_store_relaxed(&sl->len, sl->len + nnew - nold);
 }
