@@ -800,7 +800,7 @@ static void *writer_main(void *arg, int id)
 /* ---------------------------------------------------------------- readers */
 
 struct rstats {
-    uint64_t find, overlaps, next, free, walk, len, raced, lost;
+    uint64_t find, cached, memo, overlaps, next, free, walk[3], len, raced, lost;
 };
 
 struct reader {
@@ -811,6 +811,8 @@ struct reader {
     bool *ok;              /* per cell: the history was read intact */
     struct mset_area *walk; /* what foreach visited */
     size_t nwalk, walk_cap;
+    struct mset_cursor cursor; /* for find_cached() */
+    uintptr_t last;            /* the last address looked up */
 };
 
 static void snap_lo(struct reader *rd, int k1, int k2)
@@ -915,46 +917,69 @@ static uintptr_t pick_addr(struct reader *rd)
     return c->slot + rng_below(r, W * UNIT);
 }
 
+/* find(), or find_cached() with this reader's cursor.  Counts memo hits: a
+ * hit is exactly "the memo's version did not move and addr is inside the
+ * memo's area" (a refill would have had the same condition). */
+static bool do_find(struct reader *rd, bool cached, uintptr_t addr, struct mset_area *a)
+{
+    if (!cached)
+        return mset_find(g.s, addr, a);
+    struct mset_cursor old = rd->cursor;
+    bool hit = mset_find_cached(g.s, addr, &rd->cursor, a);
+    rd->st.cached++;
+    rd->st.memo += old.set == g.s && rd->cursor.set == g.s && old.version == rd->cursor.version &&
+                   addr >= old.area.start && addr < old.area.end;
+    return hit;
+}
+
 static void check_find(struct reader *rd)
 {
-    uintptr_t addr = pick_addr(rd);
+    struct rng *r = &rd->r;
+    /* Half of the lookups use the cursor; most of those stay near the last
+     * address (a profiler's locality), so that the memo answers some. */
+    bool cached = rng_below(r, 2);
+    uintptr_t addr = cached && rd->last && rng_below(r, 4) ? rd->last + rng_below(r, 0x200) - 0x100
+                                                           : pick_addr(rd);
     int k = cell_of(addr);
     struct mset_area a;
+    const char *fn = cached ? "find_cached" : "find";
 
+    rd->last = addr;
     rd->st.find++;
     if (k < 0 || k >= g.ncells) {
-        CHECK(!mset_find(g.s, addr, &a), "find(%#" PRIxPTR ") outside the layout returned %s", addr,
-              fmt_area(&a));
+        CHECK(!do_find(rd, cached, addr, &a), "%s(%#" PRIxPTR ") outside the layout returned %s", fn,
+              addr, fmt_area(&a));
         return;
     }
     const struct cell *c = &g.cells[k];
     if (addr < c->slot) {
-        bool hit = mset_find(g.s, addr, &a);
+        bool hit = do_find(rd, cached, addr, &a);
         CHECK(hit && is_stable(&a, k),
-              "R1/R2: find(%#" PRIxPTR ") in stable area %d [%#" PRIxPTR ", %#" PRIxPTR
+              "R1/R2: %s(%#" PRIxPTR ") in stable area %d [%#" PRIxPTR ", %#" PRIxPTR
               ") flags %#x returned %s",
-              addr, k, c->base, c->slot, STABLE_FLAGS(k), hit ? fmt_area(&a) : "nothing");
+              fn, addr, k, c->base, c->slot, STABLE_FLAGS(k), hit ? fmt_area(&a) : "nothing");
         return;
     }
     snap_lo(rd, k, k);
-    bool hit = mset_find(g.s, addr, &a);
+    bool hit = do_find(rd, cached, addr, &a);
     snap_hi(rd, k, k);
     unsigned u = (unsigned)((addr - c->slot) / UNIT), n = nstates(rd, k);
     if (hit) {
-        CHECK(a.start <= addr && addr < a.end, "R2: find(%#" PRIxPTR ") returned %s, not containing it",
-              addr, fmt_area(&a));
+        CHECK(a.start <= addr && addr < a.end, "R2: %s(%#" PRIxPTR ") returned %s, not containing it",
+              fn, addr, fmt_area(&a));
         CHECK(in_some_state(rd, k, &a),
-              "R2: find(%#" PRIxPTR ") returned %s, which slot %d never held in versions %" PRIu64
+              "R2: %s(%#" PRIxPTR ") returned %s, which slot %d never held in versions %" PRIu64
               "..%" PRIu64 ":%s",
-              addr, fmt_area(&a), k, rd->lo[k], rd->hi[k], fmt_states(c, rd->lo[k], rd->v[k], n));
+              fn, addr, fmt_area(&a), k, rd->lo[k], rd->hi[k],
+              fmt_states(c, rd->lo[k], rd->v[k], n));
     } else if (rd->ok[k]) {
         bool gap = false;
         for (unsigned v = 0; v < n && !gap; v++)
             gap = st_at(&rd->v[k][v], u) < 0;
         CHECK(gap,
-              "R1: phantom gap: find(%#" PRIxPTR ") found nothing, but slot %d had it mapped in every"
+              "R1: phantom gap: %s(%#" PRIxPTR ") found nothing, but slot %d had it mapped in every"
               " version %" PRIu64 "..%" PRIu64 ":%s",
-              addr, k, rd->lo[k], rd->hi[k], fmt_states(c, rd->lo[k], rd->v[k], n));
+              fn, addr, k, rd->lo[k], rd->hi[k], fmt_states(c, rd->lo[k], rd->v[k], n));
     }
 }
 
@@ -1200,64 +1225,117 @@ static int walk_cb(const struct mset_area *a, void *arg)
     return 0;
 }
 
-static void check_foreach(struct reader *rd)
-{
-    int last = g.ncells - 1;
+enum walk_kind { WALK_ALL, WALK_RANGE, WALK_SNAPSHOT };
 
-    rd->st.walk++;
+/*
+ * foreach() over the whole set, foreach_range() over a window of 1-4 cells,
+ * or snapshot().  All: sorted, non-overlapping, each stable area in the
+ * window once, nothing but areas of the states S(lo..hi), every slot area
+ * present in all of them (and in the window) once.  Snapshot, "the set at
+ * one instant": each slot is exactly one whole state S(v).
+ */
+static void check_walk(struct reader *rd, enum walk_kind kind)
+{
+    static const char *const name[] = { "foreach", "foreach_range", "snapshot" };
+    int k1 = 0, k2 = g.ncells - 1;
+    uintptr_t ls = 0, le = UINTPTR_MAX;
+    int rc;
+
+    if (kind == WALK_RANGE) {
+        struct rng *r = &rd->r;
+        k1 = (int)rng_below(r, (uint64_t)g.ncells);
+        k2 = k1 + (int)rng_below(r, 4);
+        if (k2 >= g.ncells)
+            k2 = g.ncells - 1;
+        ls = g.cells[k1].base + rng_below(r, SLOT_END(&g.cells[k1]) - g.cells[k1].base);
+        le = ls + rng_range(r, 1, SLOT_END(&g.cells[k2]) - ls);
+    }
+    rd->st.walk[kind]++;
     rd->nwalk = 0;
-    snap_lo(rd, 0, last);
-    int rc = mset_foreach(g.s, walk_cb, rd);
-    snap_hi(rd, 0, last);
-    CHECK(rc == 0, "foreach returned %d", rc);
+    snap_lo(rd, k1, k2);
+    if (kind == WALK_SNAPSHOT) {
+        size_t n = 0;
+        rc = mset_snapshot(g.s, rd->walk, rd->walk_cap, &n);
+        rd->nwalk = n;
+    } else if (kind == WALK_RANGE) {
+        rc = mset_foreach_range(g.s, ls, le - ls, walk_cb, rd);
+    } else {
+        rc = mset_foreach(g.s, walk_cb, rd);
+    }
+    snap_hi(rd, k1, k2);
+    CHECK(rc == 0 && rd->nwalk <= rd->walk_cap, "%s returned %d with %zu areas", name[kind], rc,
+          rd->nwalk);
 
     size_t n = rd->nwalk, i = 0;
     uintptr_t prev_end = 0;
-    for (int k = 0; k <= last; k++) {
+    for (int k = k1; k <= k2; k++) {
         const struct cell *c = &g.cells[k];
-        /* The areas visited in cell k: its stable area, once, then areas of
-         * slot k, each in some state, in order, non-overlapping. */
-        CHECK(i < n && is_stable(&rd->walk[i], k) && rd->walk[i].start >= prev_end,
-              "R3: foreach missed stable area %d [%#" PRIxPTR ", %#" PRIxPTR ") (visited %s there)", k,
-              c->base, c->slot, i < n ? fmt_area(&rd->walk[i]) : "nothing");
-        prev_end = rd->walk[i++].end;
+        /* The areas visited in cell k: its stable area (if in the window),
+         * once, then areas of slot k, each in some state, in order,
+         * non-overlapping, inside the window. */
+        if (c->base < le && c->slot > ls) {
+            CHECK(i < n && is_stable(&rd->walk[i], k) && rd->walk[i].start >= prev_end,
+                  "R3: %s missed stable area %d [%#" PRIxPTR ", %#" PRIxPTR ") (visited %s there)",
+                  name[kind], k, c->base, c->slot, i < n ? fmt_area(&rd->walk[i]) : "nothing");
+            prev_end = rd->walk[i++].end;
+        }
         size_t first = i;
+        struct state seen = { 0 };
         for (; i < n && rd->walk[i].start < SLOT_END(c); i++) {
             const struct mset_area *a = &rd->walk[i];
+            struct marea m;
             CHECK(a->start >= prev_end,
-                  "R3: foreach visited %s after an area ending at %#" PRIxPTR " (unsorted or overlapping)",
-                  fmt_area(a), prev_end);
+                  "R3: %s visited %s after an area ending at %#" PRIxPTR " (unsorted or overlapping)",
+                  name[kind], fmt_area(a), prev_end);
+            CHECK(a->start < le && a->end > ls,
+                  "%s([%#" PRIxPTR ", %#" PRIxPTR ")) visited %s, outside the range", name[kind], ls,
+                  le, fmt_area(a));
             CHECK(in_some_state(rd, k, a),
-                  "R3: foreach visited %s, which slot %d never held in versions %" PRIu64 "..%" PRIu64
+                  "R3: %s visited %s, which slot %d never held in versions %" PRIu64 "..%" PRIu64
                   ":%s",
-                  fmt_area(a), k, rd->lo[k], rd->hi[k],
+                  name[kind], fmt_area(a), k, rd->lo[k], rd->hi[k],
                   fmt_states(c, rd->lo[k], rd->v[k], rd->ok[k] ? nstates(rd, k) : 0));
+            if (decode(a, k, &m))
+                st_push(&seen, m);
             prev_end = a->end;
         }
         if (!rd->ok[k])
             continue;
-        /* Every area present in all of S(lo..hi) was visited (once: the
-         * visited areas do not overlap). */
+        if (kind == WALK_SNAPSHOT) {
+            bool one = false;
+            for (unsigned v = 0; v < nstates(rd, k) && !one; v++)
+                one = st_eq(&seen, &rd->v[k][v]);
+            CHECK(one,
+                  "snapshot: slot %d is not one state of versions %" PRIu64 "..%" PRIu64
+                  " (not the set at one instant):%s\n  snapshot:%s",
+                  k, rd->lo[k], rd->hi[k], fmt_states(c, rd->lo[k], rd->v[k], nstates(rd, k)),
+                  fmt_states(c, 0, &seen, 1));
+            continue;
+        }
+        /* Every area present in all of S(lo..hi) and in the window was
+         * visited (once: the visited areas do not overlap). */
         const struct state *s0 = &rd->v[k][0];
         for (unsigned j = 0; j < s0->n; j++) {
+            if (c->slot + s0->a[j].s * UNIT >= le || c->slot + s0->a[j].e * UNIT <= ls)
+                continue;
             bool always = true;
             for (unsigned v = 1; v < nstates(rd, k) && always; v++)
                 always = st_has(&rd->v[k][v], s0->a[j]);
             if (!always)
                 continue;
-            bool seen = false;
-            for (size_t x = first; x < i && !seen; x++) {
+            bool found = false;
+            for (size_t x = first; x < i && !found; x++) {
                 struct marea m;
-                seen = decode(&rd->walk[x], k, &m) && marea_eq(m, s0->a[j]);
+                found = decode(&rd->walk[x], k, &m) && marea_eq(m, s0->a[j]);
             }
-            CHECK(seen,
-                  "R3: foreach missed [%#" PRIxPTR ", %#" PRIxPTR "), present in slot %d throughout"
+            CHECK(found,
+                  "R3: %s missed [%#" PRIxPTR ", %#" PRIxPTR "), present in slot %d throughout"
                   " versions %" PRIu64 "..%" PRIu64 ":%s",
-                  c->slot + s0->a[j].s * UNIT, c->slot + s0->a[j].e * UNIT, k, rd->lo[k], rd->hi[k],
-                  fmt_states(c, rd->lo[k], rd->v[k], nstates(rd, k)));
+                  name[kind], c->slot + s0->a[j].s * UNIT, c->slot + s0->a[j].e * UNIT, k, rd->lo[k],
+                  rd->hi[k], fmt_states(c, rd->lo[k], rd->v[k], nstates(rd, k)));
         }
     }
-    CHECK(i == n, "R3: foreach visited %s above every area", fmt_area(&rd->walk[i]));
+    CHECK(i == n, "R3: %s visited %s outside the cells it covers", name[kind], fmt_area(&rd->walk[i]));
 }
 
 static void check_len(struct reader *rd)
@@ -1310,8 +1388,12 @@ static void *reader_main(void *arg, int id)
             check_find_next(&rd);
         else if (x < 995)
             check_free_area(&rd);
+        else if (x < 996)
+            check_walk(&rd, WALK_ALL);
+        else if (x < 997)
+            check_walk(&rd, WALK_SNAPSHOT);
         else if (x < 998)
-            check_foreach(&rd);
+            check_walk(&rd, WALK_RANGE);
         else
             check_len(&rd);
     }
@@ -1396,17 +1478,20 @@ int main(int argc, char **argv)
     const struct wstats *w = &wtotal;
     const struct rstats *r = &rtotal;
     uint64_t wops = w->map + w->map_overlap + w->unmap + w->protect + w->anywhere;
-    uint64_t rops = r->find + r->overlaps + r->next + r->free + r->walk + r->len;
+    uint64_t rops = r->find + r->overlaps + r->next + r->free + r->walk[WALK_ALL] +
+                    r->walk[WALK_RANGE] + r->walk[WALK_SNAPSHOT] + r->len;
     printf("writers: %" PRIu64 " ops in %.1f s (%.0f/s), %" PRIu64 " changed the set: map %" PRIu64
            " (%" PRIu64 " -EEXIST), map+unmap_overlap %" PRIu64 ", unmap %" PRIu64 " (%" PRIu64
            " splits), protect %" PRIu64 " (%" PRIu64 " 3-way), map_anywhere %" PRIu64 " (%" PRIu64
            " -ENOMEM)\n",
            wops, secs, (double)wops / secs, w->changed, w->map, w->map_eexist, w->map_overlap,
            w->unmap, w->unmap_split, w->protect, w->protect_split, w->anywhere, w->anywhere_enomem);
-    printf("readers: %" PRIu64 " checked calls (%.0f/s): find %" PRIu64 ", overlaps %" PRIu64
-           ", find_next %" PRIu64 ", find_free_area %" PRIu64 ", foreach %" PRIu64 ", len %" PRIu64
-           "\n",
-           rops, (double)rops / secs, r->find, r->overlaps, r->next, r->free, r->walk, r->len);
+    printf("readers: %" PRIu64 " checked calls (%.0f/s): find %" PRIu64 " (find_cached %" PRIu64
+           ", %" PRIu64 " answered by the memo), overlaps %" PRIu64 ", find_next %" PRIu64
+           ", find_free_area %" PRIu64 ", foreach %" PRIu64 ", foreach_range %" PRIu64
+           ", snapshot %" PRIu64 ", len %" PRIu64 "\n",
+           rops, (double)rops / secs, r->find, r->cached, r->memo, r->overlaps, r->next, r->free,
+           r->walk[WALK_ALL], r->walk[WALK_RANGE], r->walk[WALK_SNAPSHOT], r->len);
     printf("readers: %" PRIu64 " calls raced a writer in their slot (checked against 2+ versions),"
            " %" PRIu64 " lost the history (weak checks only)\n",
            r->raced, r->lost);
