@@ -35,14 +35,16 @@
  * S(hi), and the reader checks:
  *   R1  an address mapped in every state S(lo..hi) is found;
  *   R2  a returned area is exactly (start, end, flags, backend, udata) an
- *       area of one of S(lo..hi), and contains the address;
+ *       area of one of S(lo..hi), and contains the address (find, and
+ *       find_cached with a per-reader cursor);
  *   overlaps() and find_next() give the answer of one of S(lo..hi);
  *   find_free_area() returns a range free in one of S(lo..hi), and never
  *       a range above one that is free in all of them (stable gaps of
  *       frozen slots make this an exact check);
- *   R3  foreach() visits areas in order, non-overlapping, each stable area
- *       once, each churned area present in all states S(lo..hi) once, and
- *       nothing that is not an area of one of them;
+ *   R3  foreach() and foreach_range() visit areas in order, non-overlapping,
+ *       each stable area once, each churned area present in all states
+ *       S(lo..hi) once, and nothing that is not an area of one of them;
+ *   snapshot() holds each slot as exactly one whole state S(v);
  *   len() lies between the sums of the smallest and largest states.
  * If the history was overwritten during a call (more than H operations on
  * one slot), the reader keeps only the checks that need no history and
@@ -1468,8 +1470,8 @@ int main(int argc, char **argv)
     struct stress_opts o = { .readers = 3, .writers = 2, .seconds = 10, .scale = 32 };
 
     stress_init(argc, argv, &o,
-                "R1-R3, overlaps, find_next, find_free_area and len checked on every call, against"
-                " the history of each churned slot");
+                "R1-R3 for find, find_cached, overlaps, find_next, find_free_area, foreach,"
+                " foreach_range, snapshot and len, on every call, against each slot's history");
     setup_world(&o);
     double secs = stress_run(&o, reader_main, writer_main, NULL);
     check_final();
