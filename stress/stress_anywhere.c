@@ -190,15 +190,20 @@ static int pt_protect(const struct mset_backend *be, void *pt, uintptr_t start, 
  */
 static void rec_begin(struct rec *r, bool removes)
 {
+    atomic_store_explicit(&r->removing, removes, memory_order_relaxed);
+    /* Release: a reader that sees 4k + 1 sees `removing`. */
+    atomic_store_explicit(&r->seq, atomic_load_explicit(&r->seq, memory_order_relaxed) + 1,
+                          memory_order_release);
+    /* After the phase change, with release: a reader whose rec_read() sees
+     * the new count also sees 4k + 1 when it checks seq again, and drops its
+     * snapshot.  (Counted before the phase change, a snapshot taken at 4k
+     * could carry the new count, and the reader then took this unmap for an
+     * operation that keeps the area mapped.) */
     if (removes)
         atomic_store_explicit(&r->removals,
                               atomic_load_explicit(&r->removals, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
-    atomic_store_explicit(&r->removing, removes, memory_order_relaxed);
-    /* Release: a reader that sees 4k + 1 sees removing and removals. */
-    atomic_store_explicit(&r->seq, atomic_load_explicit(&r->seq, memory_order_relaxed) + 1,
-                          memory_order_release);
-    /* Keep the operation's stores to the set after the sequence store. */
+                              memory_order_release);
+    /* Keep the operation's stores to the set after these stores. */
     stress_fence();
 }
 
