@@ -16,6 +16,12 @@ PACKAGES+=(clang libclang-rt-14-dev valgrind)
 # Benchmarks (issue 5): libbsd's <bsd/sys/tree.h> for the red-black tree baselines.
 PACKAGES+=(libbsd-dev)
 
+# Seconds each stress program runs, in the normal and the sanitizer builds
+# (docs/testing.md has the measured CI budget).  Override for longer soaks:
+#   MSET_STRESS_SECONDS=300 ./mset.sh test
+STRESS_SECONDS=${MSET_STRESS_SECONDS:-20}
+SAN_STRESS_SECONDS=${MSET_SAN_STRESS_SECONDS:-$STRESS_SECONDS}
+
 deps() {
     local missing=()
     for p in "${PACKAGES[@]}"; do
@@ -80,11 +86,32 @@ step_install() {
     rm -rf "$root"
 }
 
-# ThreadSanitizer and ASan+UBSan builds.
+# The stress programs print their seed and throughput; meson keeps them in
+# the test log, the CI log shows them too.
+stress_summary() {
+    grep -hE '^(stress_[a-z]+: seed|writers:|readers:)' "$1/meson-logs/testlog.txt" || true
+}
+
+# The stress suite on the normal build: readers check every call against the
+# header's guarantees while writers churn (docs/testing.md).
+step_stress() {
+    banner "stress tests, ${STRESS_SECONDS} s each"
+    setup build -Dwerror=true -Dstress_seconds="$STRESS_SECONDS"
+    meson test -C build --print-errorlogs --suite stress
+    stress_summary build
+}
+
+# ThreadSanitizer and ASan+UBSan builds, unit + stress each.  Any report fails
+# the run (the default test setup's *SAN_OPTIONS; the canary tests prove it).
 step_sanitizers() {
-    banner "unit tests under ThreadSanitizer"
-    setup build-tsan -Dwerror=true -Db_sanitize=thread
-    meson test -C build-tsan --print-errorlogs --suite unit
+    banner "unit + stress under ThreadSanitizer, stress ${SAN_STRESS_SECONDS} s each"
+    setup build-tsan -Dwerror=true -Db_sanitize=thread -Dstress_seconds="$SAN_STRESS_SECONDS"
+    meson test -C build-tsan --print-errorlogs --suite unit --suite stress
+    stress_summary build-tsan
+    banner "unit + stress under AddressSanitizer + UndefinedBehaviorSanitizer"
+    setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Dstress_seconds="$SAN_STRESS_SECONDS"
+    meson test -C build-asan --print-errorlogs --suite unit --suite stress
+    stress_summary build-asan
 }
 
 # The Linux backends checked against the kernel (suite linux), in the normal,
@@ -143,6 +170,7 @@ test_all() {
     deps
     local t0=$SECONDS
     step_unit
+    step_stress
     step_install
     step_linux
     step_sanitizers

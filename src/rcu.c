@@ -130,8 +130,10 @@ void mset_rcu_drain(mset_t *s)
     /* Wait for this set's batches only (rcu_barrier() would also wait for
      * every other call_rcu user of the process). */
     pthread_mutex_lock(&s->drain_lock);
+#ifndef MSET_DEBUG_BUG_NO_DRAIN /* injected bug: destroy with batches in flight */
     while (s->batches)
         pthread_cond_wait(&s->drain_cv, &s->drain_lock);
+#endif
     pthread_mutex_unlock(&s->drain_lock);
     pthread_cond_destroy(&s->drain_cv);
     pthread_mutex_destroy(&s->drain_lock);

@@ -57,7 +57,12 @@
  * recomputes the exact values bottom-up over the spans the operation
  * touched, O(k + log n), and stops at the first level above the touched
  * nodes whose spans kept their values.  A lock-free sl_find_gap() therefore
- * never prunes a span that holds a gap free throughout its call.
+ * never prunes a span that holds a gap free throughout its call, provided it
+ * reads each link once: the pointer it loads is both the end of the span (or,
+ * on level 0, of the gap after a node) and the next node it visits, and the
+ * summary is loaded before and after that pointer (see read_span()).  Taking
+ * a gap's end from key0 and the next node from next0 in a second load skipped
+ * the gap in front of a node unlinked between the two loads.
  *
  * Reclamation is not done here: unlinked nodes stay chained through
  * retire_next and the caller hands them to rcu.c, which frees them after a
@@ -85,11 +90,20 @@ static inline void set_link(struct sl_node *x, int i, struct sl_node *n, uintptr
 {
     if (i) {
         atomic_store_relaxed(&sl_up(x, i)->key, key);
+#ifdef MSET_DEBUG_BUG_RELAXED_PUBLISH
+        /* Injected bug: n may be reached before its fields are visible. */
+        atomic_store_relaxed(&sl_up(x, i)->next, n);
+#else
         /* Release pairs with link_next(): n's fields and links are visible. */
         atomic_store_release(&sl_up(x, i)->next, n);
+#endif
     } else {
         atomic_store_relaxed(&x->key0, key);
+#ifdef MSET_DEBUG_BUG_RELAXED_PUBLISH
+        atomic_store_relaxed(&x->next0, n);
+#else
         atomic_store_release(&x->next0, n);
+#endif
     }
 }
 
@@ -186,11 +200,17 @@ struct gap_query {
 
 enum { GAP_NONE, GAP_FOUND, GAP_STOP };
 
-/* Does the gap after y hold an aligned range inside [lo, hi)? */
-static bool gap_fits(const struct sl_node *y, const struct gap_query *q)
+/*
+ * Does the gap between y and next, y's level-0 successor as this search read
+ * it, hold an aligned range inside [lo, hi)?  The gap ends at next->start,
+ * not at y's key0: a key0 loaded before an unlink, paired with a next0 loaded
+ * after it, would hide the gap in front of the unlinked node.
+ */
+static bool gap_fits(const struct sl_node *y, const struct sl_node *next,
+                     const struct gap_query *q)
 {
     uintptr_t g0 = max_u(y->end, q->lo);
-    uintptr_t g1 = atomic_load_relaxed(&y->key0);
+    uintptr_t g1 = next ? next->start : UINTPTR_MAX;
 
     if (g1 > q->hi)
         g1 = q->hi;
@@ -203,26 +223,61 @@ static bool gap_fits(const struct sl_node *y, const struct gap_query *q)
     return true;
 }
 
-/* Search the span of y at level j, leftmost first. */
-static int gap_descend(const struct sl_node *y, int j, const struct gap_query *q)
+/*
+ * Read y's level-i link (i >= 1) once: its target in *next, and a summary that
+ * bounds every gap of [y, *next) that stays free during the search.  The
+ * summary is loaded on both sides of the pointer: an unlink merges it before
+ * publishing the wider span (the load after sees the merge), and
+ * sl_fix_gaps() tightens it only after a link narrowed the span (the load
+ * before, if it sees the tightened value, also sees the narrower pointer).
+ */
+static uintptr_t read_span(const struct sl_node *y, int i, const struct sl_node **next)
 {
-    if (j == 0)
-        return gap_fits(y, q) ? GAP_FOUND : GAP_NONE;
+    /* Acquire pairs with the release in recompute_span(). */
+    uintptr_t before = atomic_load_acquire(sl_maxgap(y, i));
 
-    /* Read the end of the span once: see the ascent in sl_find_gap(). */
-    const struct sl_node *stop = link_next(y, j);
-    uintptr_t stop_key = stop ? stop->start : UINTPTR_MAX;
+    *next = link_next(y, i);
+    return max_u(before, atomic_load_relaxed(sl_maxgap(y, i)));
+}
 
-    for (const struct sl_node *z = y; z; z = link_next(z, j - 1)) {
-        if (z != y && z->start >= stop_key)
+static int gap_descend(const struct sl_node *y, const struct sl_node *end, int j,
+                       const struct gap_query *q);
+
+/* Search the span of z at level i, reading z's link once; *next gets z's
+ * level-i successor, where the caller's walk continues. */
+static int search_span(const struct sl_node *z, int i, const struct gap_query *q,
+                       const struct sl_node **next)
+{
+    if (i == 0) {
+        *next = link_next(z, 0);
+        return gap_fits(z, *next, q) ? GAP_FOUND : GAP_NONE;
+    }
+    if (read_span(z, i, next) < q->size)
+        return GAP_NONE;
+    return gap_descend(z, *next, i, q);
+}
+
+/*
+ * Search the span [y, end) at level j >= 1, leftmost first, where end is the
+ * successor the caller read.  Each child's link is read once and serves both
+ * as the end of the child's span and as the next child, so the walk covers
+ * [y, end) without a hole however the links change meanwhile (it may run past
+ * end if end was unlinked: searching more is harmless).
+ */
+static int gap_descend(const struct sl_node *y, const struct sl_node *end, int j,
+                       const struct gap_query *q)
+{
+    uintptr_t end_key = end ? end->start : UINTPTR_MAX;
+    const struct sl_node *zn;
+
+    for (const struct sl_node *z = y; z; z = zn) {
+        if (z != y && z->start >= end_key)
             break;
         if (z->start >= q->hi)
             return GAP_STOP;
-        if (span_gap(z, j - 1) >= q->size) {
-            int r = gap_descend(z, j - 1, q);
-            if (r != GAP_NONE)
-                return r;
-        }
+        int r = search_span(z, j - 1, q, &zn);
+        if (r != GAP_NONE)
+            return r;
     }
     return GAP_NONE;
 }
@@ -247,32 +302,31 @@ int sl_find_gap(const struct skiplist *sl, uintptr_t lo, uintptr_t hi, size_t si
         }
         path[i] = x;
     }
-    if (gap_fits(path[0], &q))
+    const struct sl_node *from = link_next(path[0], 0);
+    if (gap_fits(path[0], from, &q))
         return 0;
 
     /*
-     * Ascend: at level i, search the level-(i-1) spans right of the path
-     * inside path[i]'s span, then continue on level i from where that span
-     * ends.  The end is read once and used for both, so a concurrent unlink
-     * cannot make the search skip the span between two versions of it.
+     * Ascend: at level i, search the level-(i-1) spans from `from` up to the
+     * end of path[i]'s span, then continue on level i from that end.  The end
+     * is read once and used for both; the walk below stops at the first node
+     * at or past it, so the two levels leave no hole between them.
      */
-    const struct sl_node *from = link_next(path[0], 0);
     for (int i = 1; i <= top + 1; i++) {
         const struct sl_node *stop = i <= top ? link_next(path[i], i) : NULL;
         uintptr_t stop_key = stop ? stop->start : UINTPTR_MAX;
+        const struct sl_node *yn;
 
-        for (const struct sl_node *y = from; y; y = link_next(y, i - 1)) {
+        for (const struct sl_node *y = from; y; y = yn) {
             if (stop && y->start >= stop_key)
                 break;
             if (y->start >= hi)
                 return -ENOMEM;
-            if (span_gap(y, i - 1) >= size) {
-                int r = gap_descend(y, i - 1, &q);
-                if (r == GAP_FOUND)
-                    return 0;
-                if (r == GAP_STOP)
-                    return -ENOMEM;
-            }
+            int r = search_span(y, i - 1, &q, &yn);
+            if (r == GAP_FOUND)
+                return 0;
+            if (r == GAP_STOP)
+                return -ENOMEM;
         }
         from = stop;
     }
@@ -335,8 +389,10 @@ static bool recompute_span(struct sl_node *p, int i)
         m = max_u(m, span_gap(y, i - 1));
     if (m == *sl_maxgap(p, i))
         return false;
-    /* Relaxed: a summary is a pruning hint, validated at level 0. */
-    atomic_store_relaxed(sl_maxgap(p, i), m);
+    /* Release pairs with the first load in read_span(): a reader that sees
+     * this (possibly tighter) summary also sees the links it was computed
+     * from. */
+    atomic_store_release(sl_maxgap(p, i), m);
     return true;
 }
 
@@ -382,6 +438,10 @@ static void unlink_node(struct skiplist *sl, const struct sl_finger *f, struct s
             /* x's span absorbs o's: keep its summary an upper bound. */
             uintptr_t m = max_u(atomic_load_relaxed(sl_maxgap(x, i)),
                                 atomic_load_relaxed(sl_maxgap(o, i)));
+#ifdef MSET_DEBUG_BUG_GAP_MERGE
+            /* Injected bug: x's summary misses o's gaps until sl_fix_gaps(). */
+            m = atomic_load_relaxed(sl_maxgap(x, i));
+#endif
             atomic_store_relaxed(sl_maxgap(x, i), m);
             set_link(x, i, wnext(o, i), atomic_load_relaxed(&sl_up(o, i)->key));
         } else {
@@ -389,6 +449,21 @@ static void unlink_node(struct skiplist *sl, const struct sl_finger *f, struct s
         }
     }
 }
+
+#ifdef MSET_DEBUG_BUG_UNLINK_ORDER
+static struct sl_node *reverse_chain(struct sl_node *x)
+{
+    struct sl_node *rev = NULL;
+
+    while (x) {
+        struct sl_node *next = x->retire_next;
+        x->retire_next = rev;
+        rev = x;
+        x = next;
+    }
+    return rev;
+}
+#endif
 
 void sl_replace(struct skiplist *sl, const struct sl_finger *f, struct sl_node *old,
                 struct sl_node *const *nv, size_t nnew)
@@ -404,10 +479,21 @@ void sl_replace(struct skiplist *sl, const struct sl_finger *f, struct sl_node *
     for (size_t j = nnew; j-- > 0;)
         link_node(sl, f, nv[j]);
 #endif
+#ifdef MSET_DEBUG_BUG_UNLINK_ORDER
+    /* Injected bug: unlink the old nodes last first.  A new node spanning
+     * several old ones is then shadowed by an old one below the address. */
+    struct sl_node *rev = reverse_chain(old);
+    for (struct sl_node *o = rev; o; o = o->retire_next) {
+        unlink_node(sl, f, o);
+        nold++;
+    }
+    reverse_chain(rev); /* the caller retires the chain from `old` */
+#else
     for (struct sl_node *o = old; o; o = o->retire_next) {
         unlink_node(sl, f, o);
         nold++;
     }
+#endif
     /* Relaxed: len is a statistic; one store per operation, never half. */
     atomic_store_relaxed(&sl->len, sl->len + nnew - nold);
 }

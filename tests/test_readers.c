@@ -12,6 +12,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "testutil.h"
 
@@ -197,10 +198,84 @@ static void readers_never_see_gaps_or_torn_areas(void **state)
     mset_destroy(sh.s);
 }
 
+/*
+ * A writer keeps adding and removing a run of areas in front of a gap that
+ * stays free, while readers ask for the lowest free range at or above the
+ * run: the gap (or a lower range freed by the writer) is the only possible
+ * answer.  Regression: the search used to take a node's gap end from key0 and
+ * its successor from next0 in two loads; an unlink between them made it skip
+ * the gap and answer with the range above the next area.
+ */
+#define RUN 8
+#define RUN_BASE 0x1100u                       /* the run: RUN areas of 0x100 */
+#define STAYS_FREE (RUN_BASE + RUN * 0x100u)   /* a 0x100 gap no one maps */
+
+struct gap_shared {
+    mset_t *s;
+    atomic_bool stop;
+    atomic_long queries;
+    atomic_bool bad;
+    atomic_int bad_rc;
+    atomic_uintptr_t bad_out;
+};
+
+static void *gap_reader(void *arg)
+{
+    struct gap_shared *sh = arg;
+    long n = 0;
+
+    while (!atomic_load(&sh->stop)) {
+        uintptr_t out = 0;
+        int rc = mset_find_free_area(sh->s, RUN_BASE + 0x80, 0x100, 0x1000, 0x100000, 0x100, &out);
+        n++;
+        if (rc != 0 || out > STAYS_FREE) {
+            atomic_store(&sh->bad_rc, rc);
+            atomic_store(&sh->bad_out, out);
+            atomic_store(&sh->bad, true);
+            atomic_store(&sh->stop, true);
+        }
+    }
+    atomic_fetch_add(&sh->queries, n);
+    return NULL;
+}
+
+static void find_free_area_never_skips_a_gap_that_stays_free(void **state)
+{
+    struct gap_shared sh = { .s = mset_new(NULL) };
+    pthread_t r[2];
+    struct timespec t0, t;
+
+    (void)state;
+    /* [0x1000, 0x1100) | run | STAYS_FREE | [STAYS_FREE + 0x100, +0x100) */
+    assert_int_equal(mset_map(sh.s, 0x1000, 0x100, 1, &nop, NULL, false), 0);
+    assert_int_equal(mset_map(sh.s, STAYS_FREE + 0x100, 0x100, 1, &nop, NULL, false), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&r[i], NULL, gap_reader, &sh), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        for (unsigned i = 0; i < RUN; i++)
+            assert_int_equal(mset_map(sh.s, RUN_BASE + i * 0x100u, 0x100, 2, &nop, NULL, false), 0);
+        assert_int_equal(mset_unmap(sh.s, RUN_BASE, RUN * 0x100u), 0);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (!atomic_load(&sh.stop) &&
+             (t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec < 1000000000L);
+    atomic_store(&sh.stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(r[i], NULL);
+    if (atomic_load(&sh.bad))
+        fprintf(stderr, "find_free_area returned %d with %#lx: it skipped [%#x, %#x)\n",
+                atomic_load(&sh.bad_rc), (unsigned long)atomic_load(&sh.bad_out), STAYS_FREE,
+                STAYS_FREE + 0x100);
+    assert_false(atomic_load(&sh.bad));
+    assert_true(atomic_load(&sh.queries) > 0);
+    mset_destroy(sh.s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(readers_never_see_gaps_or_torn_areas),
+        TEST(find_free_area_never_skips_a_gap_that_stays_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
