@@ -328,7 +328,10 @@ MSET_API bool mset_find_cached(mset_t *s, uintptr_t addr, struct mset_cursor *c,
  * with addr = previous end walks the set in order without a callback.
  * Return: true if there is such an area (then *out is written, if out is
  * not NULL); false if there is none or s is NULL.
- * Contract: as mset_find().
+ * Contract: as mset_find().  Each call observes R1 and R2, but a walk made of
+ * several calls is not a snapshot: while a writer removes several areas it
+ * may return an old area above ones already gone.  Use mset_snapshot() for
+ * one consistent picture, or mset_foreach() for R3.
  */
 MSET_API bool mset_find_next(mset_t *s, uintptr_t addr, struct mset_area *out);
 

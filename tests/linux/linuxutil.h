@@ -137,6 +137,27 @@ static inline uintptr_t free_range(size_t size)
     return (uintptr_t)p;
 }
 
+/*
+ * Map size bytes at a free address of the process through `be`.  A range
+ * free_range() found can be taken by another mmap() before the backend maps
+ * it (mset_map() allocates first, and sanitizer runtimes map memory of their
+ * own), which MAP_FIXED_NOREPLACE reports as -EEXIST: then try another range.
+ */
+static inline uintptr_t map_fresh(mset_t *s, size_t size, unsigned flags,
+                                  const struct mset_backend *be)
+{
+    for (int tries = 0; tries < 16; tries++) {
+        uintptr_t at = free_range(size);
+        int rc = mset_map(s, at, size, flags, be, NULL, false);
+        if (rc == -EEXIST)
+            continue;
+        assert_int_equal(rc, 0);
+        return at;
+    }
+    fail_msg("no free range of %zu bytes stayed free long enough to map", size);
+    return 0;
+}
+
 /* ----------------------------------------------------- touching pages */
 
 /*

@@ -95,8 +95,7 @@ static void uffd_areas_carry_the_configured_name(void **state)
         mset_destroy(s);
         skip();
     }
-    uintptr_t at = free_range(2 * ps());
-    assert_int_equal(mset_map(s, at, 2 * ps(), MSET_READ, mset_uffd_backend(u), NULL, false), 0);
+    uintptr_t at = map_fresh(s, 2 * ps(), MSET_READ, mset_uffd_backend(u));
     name_at(at, name, sizeof name);
     assert_string_equal(name, "[anon:lazy-heap]");
     assert_int_equal(mset_clear(s), 0);

@@ -448,8 +448,7 @@ static void no_handler_thread_or_descriptor_is_left_behind(void **state)
         mset_uffd_t *u = mset_uffd_new(s, NULL);
         assert_non_null(u);
         assert_int_equal(threads_named("mset-uffd"), 1);
-        uintptr_t at = free_range(ps());
-        assert_int_equal(mset_map(s, at, ps(), MSET_READ, mset_uffd_backend(u), NULL, false), 0);
+        uintptr_t at = map_fresh(s, ps(), MSET_READ, mset_uffd_backend(u));
         assert_int_equal(*(volatile char *)at, 0);
         assert_int_equal(mset_unmap(s, at, ps()), 0);
         assert_int_equal(mset_uffd_destroy(u), 0);
@@ -512,11 +511,10 @@ static void an_unmap_waits_for_the_fill_in_progress(void **state)
     struct slow sl = {.m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     mset_t *s = mset_new(NULL);
     mset_uffd_t *u = mset_uffd_new(s, &(struct mset_uffd_config){.fill = slow_fill, .arg = &sl});
-    uintptr_t at = free_range(ps());
     pthread_t reader, unmapper;
     void *got;
 
-    assert_int_equal(mset_map(s, at, ps(), MSET_READ, mset_uffd_backend(u), NULL, false), 0);
+    uintptr_t at = map_fresh(s, ps(), MSET_READ, mset_uffd_backend(u));
     touch_hold();
     assert_int_equal(pthread_create(&reader, NULL, read_page, (void *)at), 0);
     pthread_mutex_lock(&sl.m);
@@ -576,10 +574,8 @@ static void kernel_faults_need_privileges_or_work(void **state)
         skip();
     }
     /* A system call writing into a page not filled yet waits for the fill. */
-    uintptr_t at = free_range(ps());
+    uintptr_t at = map_fresh(s, ps(), MSET_READ | MSET_WRITE, mset_uffd_backend(u));
     int p[2];
-    assert_int_equal(
-        mset_map(s, at, ps(), MSET_READ | MSET_WRITE, mset_uffd_backend(u), NULL, false), 0);
     assert_int_equal(pipe(p), 0);
     assert_int_equal(write(p[1], "hi", 2), 2);
     assert_int_equal(read(p[0], (void *)at, 2), 2);
@@ -596,12 +592,10 @@ static void user_mode_only_makes_system_calls_fail_with_efault(void **state)
     (void)state;
     mset_t *s = mset_new(NULL);
     mset_uffd_t *u = mset_uffd_new(s, NULL);
-    uintptr_t at = free_range(ps());
     int p[2];
 
     assert_non_null(u);
-    assert_int_equal(
-        mset_map(s, at, ps(), MSET_READ | MSET_WRITE, mset_uffd_backend(u), NULL, false), 0);
+    uintptr_t at = map_fresh(s, ps(), MSET_READ | MSET_WRITE, mset_uffd_backend(u));
     assert_int_equal(pipe(p), 0);
     assert_int_equal(write(p[1], "hi", 2), 2);
     errno = 0;

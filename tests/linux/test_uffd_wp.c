@@ -358,11 +358,8 @@ static void require_tracking(void)
 {
     mset_t *s = mset_new(NULL);
     mset_uffd_t *u = mset_uffd_new(s, NULL);
-    uintptr_t at = free_range(ps());
-
     assert_non_null(u);
-    assert_int_equal(
-        mset_map(s, at, ps(), MSET_READ | MSET_WRITE, mset_uffd_backend(u), NULL, false), 0);
+    uintptr_t at = map_fresh(s, ps(), MSET_READ | MSET_WRITE, mset_uffd_backend(u));
     int rc = mset_uffd_track_writes(u, at, ps());
     mset_clear(s);
     mset_uffd_destroy(u);
