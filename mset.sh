@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES=(gcc g++ meson ninja-build pkg-config liburcu-dev libck-dev libcmocka-dev)
+PACKAGES=(gcc g++ meson ninja-build pkg-config python3 gzip liburcu-dev libck-dev libcmocka-dev)
 # Reliability (issue 6): libFuzzer and sanitizers from clang 14, valgrind.
 PACKAGES+=(clang libclang-rt-14-dev valgrind)
 # Benchmarks (issue 5): libbsd's <bsd/sys/tree.h> for the red-black tree baselines.
