@@ -37,14 +37,16 @@ deps() {
 
 # setup DIR [meson options...]: configure DIR once, reconfigure if options change.
 setup() {
-    local dir=$1
+    local dir=$1 log
     shift
+    log=$(mktemp)
     if [ -f "$dir/build.ninja" ]; then
-        meson configure "$dir" "$@" >/dev/null
+        meson configure "$dir" "$@" >"$log" 2>&1 || { cat "$log"; return 1; }
     else
-        meson setup "$dir" "$@" >/dev/null
+        meson setup "$dir" "$@" >"$log" 2>&1 || { cat "$log"; return 1; }
     fi
-    ninja -C "$dir" >/dev/null
+    ninja -C "$dir" >"$log" 2>&1 || { grep -v '^\[' "$log" | head -n 60; echo "build failed in $dir" >&2; return 1; }
+    rm -f "$log"
 }
 
 banner() {

@@ -13,18 +13,18 @@ static long sysconf_cpus(void)
 }
 
 const struct metric_info metric_info[M_COUNT] = {
-    [M_FIND] = { "find_ns", "find", "ns/lookup", false },
-    [M_CHURN] = { "churn_ns", "churn (unmap + map)", "ns/op", false },
-    [M_SPLIT] = { "split_churn_ns", "split churn (3 calls)", "ns/op", false },
-    [M_FFA] = { "find_free_area_ns", "find_free_area, worst", "ns/call", false },
-    [M_READ1] = { "reader_alone_mops", "reader alone", "Mlookup/s", true },
-    [M_READ2] = { "two_readers_mops", "2 readers, total", "Mlookup/s", true },
-    [M_READW] = { "reader_with_writer_mops", "reader + churning writer", "Mlookup/s", true },
-    [M_WRITEW] = { "writer_with_reader_kops", "writer churn + 1 reader", "Kop/s", true },
-    [M_READ1_CPU] = { "reader_alone_on_cpu_pct", "  reader on CPU, alone", "% of time", true, true },
-    [M_READW_CPU] = { "reader_with_writer_on_cpu_pct", "  reader on CPU, churn", "% of time", true, true },
-    [M_MEM] = { "bytes_per_area", "memory", "bytes/area", false },
-    [M_MEMU] = { "usable_bytes_per_area", "memory, malloc usable", "bytes/area", false },
+    [M_FIND] = { .key = "find_ns", .label = "find", .unit = "ns/lookup", .higher_better = false },
+    [M_CHURN] = { .key = "churn_ns", .label = "churn (unmap + map)", .unit = "ns/op", .higher_better = false },
+    [M_SPLIT] = { .key = "split_churn_ns", .label = "split churn (3 calls)", .unit = "ns/op", .higher_better = false },
+    [M_FFA] = { .key = "find_free_area_ns", .label = "find_free_area, worst", .unit = "ns/call", .higher_better = false },
+    [M_READ1] = { .key = "reader_alone_mops", .label = "reader alone", .unit = "Mlookup/s", .higher_better = true },
+    [M_READ2] = { .key = "two_readers_mops", .label = "2 readers, total", .unit = "Mlookup/s", .higher_better = true },
+    [M_READW] = { .key = "reader_with_writer_mops", .label = "reader + churning writer", .unit = "Mlookup/s", .higher_better = true },
+    [M_WRITEW] = { .key = "writer_with_reader_kops", .label = "writer churn + 1 reader", .unit = "Kop/s", .higher_better = true },
+    [M_READ1_CPU] = { .key = "reader_alone_on_cpu_pct", .label = "  reader on CPU, alone", .unit = "% of time", .higher_better = true, .context = true },
+    [M_READW_CPU] = { .key = "reader_with_writer_on_cpu_pct", .label = "  reader on CPU, churn", .unit = "% of time", .higher_better = true, .context = true },
+    [M_MEM] = { .key = "bytes_per_area", .label = "memory", .unit = "bytes/area", .higher_better = false },
+    [M_MEMU] = { .key = "usable_bytes_per_area", .label = "memory, malloc usable", .unit = "bytes/area", .higher_better = false },
 };
 
 static int cmp_double(const void *a, const void *b)
