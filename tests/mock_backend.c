@@ -79,6 +79,21 @@ static int mock_protect(const struct mset_backend *be, void *p, uintptr_t start,
     return 0;
 }
 
+static int nop_map(const struct mset_backend *be, void *pt, uintptr_t start, size_t size,
+                   unsigned flags)
+{
+    (void)be, (void)pt, (void)start, (void)size, (void)flags;
+    return 0;
+}
+
+static int nop_unmap(const struct mset_backend *be, void *pt, uintptr_t start, size_t size)
+{
+    (void)be, (void)pt, (void)start, (void)size;
+    return 0;
+}
+
+const struct mset_backend nop_backend = { nop_map, nop_unmap, nop_map };
+
 const struct mset_backend mock_backend = { mock_map, mock_unmap, mock_protect };
 const struct mset_backend mock_backend2 = { mock_map, mock_unmap, mock_protect };
 

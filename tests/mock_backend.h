@@ -48,6 +48,10 @@ extern const struct mset_backend mock_backend;
  * keep their own backend. */
 extern const struct mset_backend mock_backend2;
 
+/* A backend that does nothing and always succeeds, for tests about the set
+ * alone (any address, no page table). */
+extern const struct mset_backend nop_backend;
+
 struct mock_pt *mock_pt_new(void);
 void mock_pt_free(struct mock_pt *pt);
 void mock_fail(struct mock_pt *pt, enum mock_op op, int after, int err);

@@ -239,24 +239,13 @@ struct racer {
     uintptr_t got[200];
 };
 
-static int quiet_map(const struct mset_backend *be, void *pt, uintptr_t s, size_t n, unsigned fl)
-{
-    (void)be, (void)pt, (void)s, (void)n, (void)fl;
-    return 0;
-}
-static int quiet_unmap(const struct mset_backend *be, void *pt, uintptr_t s, size_t n)
-{
-    (void)be, (void)pt, (void)s, (void)n;
-    return 0;
-}
-static const struct mset_backend quiet = { quiet_map, quiet_unmap, quiet_map };
 
 static void *race(void *arg)
 {
     struct racer *r = arg;
 
     for (int i = 0; i < 200; i++)
-        assert_int_equal(mset_map_anywhere(r->s, 0, 0x10, 0, 0x100000, 0x10, 1, &quiet, NULL,
+        assert_int_equal(mset_map_anywhere(r->s, 0, 0x10, 0, 0x100000, 0x10, 1, &nop_backend, NULL,
                                            &r->got[i]), 0);
     return NULL;
 }

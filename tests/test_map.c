@@ -142,17 +142,6 @@ static void map_at_address_zero(void **state)
     assert_areas(f, { 0x80, 0x100, 1 });
 }
 
-static int nop_map(const struct mset_backend *be, void *pt, uintptr_t s, size_t n, unsigned fl)
-{
-    (void)be, (void)pt, (void)s, (void)n, (void)fl;
-    return 0;
-}
-static int nop_unmap(const struct mset_backend *be, void *pt, uintptr_t s, size_t n)
-{
-    (void)be, (void)pt, (void)s, (void)n;
-    return 0;
-}
-static const struct mset_backend nop_backend = { nop_map, nop_unmap, nop_map };
 
 static void map_up_to_the_last_byte_below_2_pow_64(void **state)
 {

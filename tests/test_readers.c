@@ -24,17 +24,6 @@
 #define FLAGS_WHOLE 1u
 #define FLAGS_MID 2u
 
-static int nop_map(const struct mset_backend *be, void *pt, uintptr_t s, size_t n, unsigned fl)
-{
-    (void)be, (void)pt, (void)s, (void)n, (void)fl;
-    return 0;
-}
-static int nop_unmap(const struct mset_backend *be, void *pt, uintptr_t s, size_t n)
-{
-    (void)be, (void)pt, (void)s, (void)n;
-    return 0;
-}
-static const struct mset_backend nop = { nop_map, nop_unmap, nop_map };
 
 /* cmocka's assertions are for the main thread: reader threads abort. */
 #define die(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr), abort())
@@ -52,7 +41,7 @@ static bool plausible(const struct mset_area *a)
 {
     uintptr_t k = a->start / SLOT, base = k * SLOT;
 
-    if (k >= SLOTS || a->udata != &tags[k] || a->backend != &nop)
+    if (k >= SLOTS || a->udata != &tags[k] || a->backend != &nop_backend)
         return false;
     if (k % 2 == 0)
         return a->start == base && a->end == base + AREA && a->flags == FLAGS_WHOLE;
@@ -174,7 +163,7 @@ static void readers_never_see_gaps_or_torn_areas(void **state)
 
     (void)f;
     for (unsigned k = 0; k < SLOTS; k++)
-        assert_int_equal(mset_map(sh.s, k * SLOT, AREA, FLAGS_WHOLE, &nop, &tags[k], false), 0);
+        assert_int_equal(mset_map(sh.s, k * SLOT, AREA, FLAGS_WHOLE, &nop_backend, &tags[k], false), 0);
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&r[i], NULL, reader, &sh), 0);
 
@@ -187,7 +176,7 @@ static void readers_never_see_gaps_or_torn_areas(void **state)
         else /* three-way split by protecting it */
             assert_int_equal(mset_protect(sh.s, base + MID, MIDLEN, to_mid, NULL), 0);
         /* and merge back by replacing the whole area */
-        assert_int_equal(mset_map(sh.s, base, AREA, FLAGS_WHOLE, &nop, &tags[base / SLOT], true), 0);
+        assert_int_equal(mset_map(sh.s, base, AREA, FLAGS_WHOLE, &nop_backend, &tags[base / SLOT], true), 0);
     }
     atomic_store(&sh.stop, true);
     for (int i = 0; i < 2; i++)
@@ -247,14 +236,14 @@ static void find_free_area_never_skips_a_gap_that_stays_free(void **state)
 
     (void)state;
     /* [0x1000, 0x1100) | run | STAYS_FREE | [STAYS_FREE + 0x100, +0x100) */
-    assert_int_equal(mset_map(sh.s, 0x1000, 0x100, 1, &nop, NULL, false), 0);
-    assert_int_equal(mset_map(sh.s, STAYS_FREE + 0x100, 0x100, 1, &nop, NULL, false), 0);
+    assert_int_equal(mset_map(sh.s, 0x1000, 0x100, 1, &nop_backend, NULL, false), 0);
+    assert_int_equal(mset_map(sh.s, STAYS_FREE + 0x100, 0x100, 1, &nop_backend, NULL, false), 0);
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&r[i], NULL, gap_reader, &sh), 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     do {
         for (unsigned i = 0; i < RUN; i++)
-            assert_int_equal(mset_map(sh.s, RUN_BASE + i * 0x100u, 0x100, 2, &nop, NULL, false), 0);
+            assert_int_equal(mset_map(sh.s, RUN_BASE + i * 0x100u, 0x100, 2, &nop_backend, NULL, false), 0);
         assert_int_equal(mset_unmap(sh.s, RUN_BASE, RUN * 0x100u), 0);
         clock_gettime(CLOCK_MONOTONIC, &t);
     } while (!atomic_load(&sh.stop) &&

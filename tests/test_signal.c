@@ -17,17 +17,6 @@
 #define AREA 0x800u
 #define SLOTS 32u
 
-static int nop_map(const struct mset_backend *be, void *pt, uintptr_t s, size_t n, unsigned fl)
-{
-    (void)be, (void)pt, (void)s, (void)n, (void)fl;
-    return 0;
-}
-static int nop_unmap(const struct mset_backend *be, void *pt, uintptr_t s, size_t n)
-{
-    (void)be, (void)pt, (void)s, (void)n;
-    return 0;
-}
-static const struct mset_backend nop = { nop_map, nop_unmap, nop_map };
 
 static mset_t *set;
 static atomic_bool stop;
@@ -56,7 +45,7 @@ static void *writer(void *arg)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         uintptr_t base = ((x % (SLOTS / 2)) * 2 + 1) * SLOT;
         mset_unmap(set, base + 0x100, 0x100);
-        mset_map(set, base, AREA, 1, &nop, NULL, true);
+        mset_map(set, base, AREA, 1, &nop_backend, NULL, true);
     }
     return NULL;
 }
@@ -79,7 +68,7 @@ static void find_is_async_signal_safe_after_thread_init(void **state)
     (void)state;
     set = mset_new(NULL);
     for (unsigned k = 0; k < SLOTS; k++)
-        assert_int_equal(mset_map(set, k * SLOT, AREA, 1, &nop, NULL, false), 0);
+        assert_int_equal(mset_map(set, k * SLOT, AREA, 1, &nop_backend, NULL, false), 0);
     assert_int_equal(mset_thread_init(), 0); /* before the handler can run */
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
