@@ -156,3 +156,26 @@ double stress_run(const struct stress_opts *o, void *(*reader)(void *arg, int id
     free(t);
     return stress_now() - t0;
 }
+
+struct collect {
+    struct mset_area *a;
+    size_t n, cap;
+};
+
+static int collect_cb(const struct mset_area *a, void *arg)
+{
+    struct collect *c = arg;
+
+    CHECK(c->n < c->cap, "final foreach: more than %zu areas", c->cap);
+    c->a[c->n++] = *a;
+    return 0;
+}
+
+struct stress_areas stress_collect(mset_t *s, size_t cap)
+{
+    struct collect c = { calloc(cap ? cap : 1, sizeof(struct mset_area)), 0, cap };
+
+    CHECK(c.a, "out of memory");
+    CHECK(mset_foreach(s, collect_cb, &c) == 0, "final foreach failed");
+    return (struct stress_areas){ c.a, c.n };
+}

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mset.h"
+
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define STRESS_SANITIZED 1
 #elif defined(__has_feature)
@@ -113,5 +115,13 @@ double stress_run(const struct stress_opts *o, void *(*reader)(void *arg, int id
                   void *(*writer)(void *arg, int id), void *arg);
 
 double stress_now(void);
+
+/* Every area of s, in order, for the final checks of a quiescent set: a
+ * calloc'ed array the caller frees; fails the run past `cap` areas. */
+struct stress_areas {
+    struct mset_area *a;
+    size_t n;
+};
+struct stress_areas stress_collect(mset_t *s, size_t cap);
 
 #endif /* MSET_STRESS_HARNESS_H */

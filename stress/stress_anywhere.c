@@ -741,29 +741,13 @@ static void *reader_main(void *arg, int id)
 
 /* ------------------------------------------------------------------- main */
 
-struct collect {
-    struct mset_area *a;
-    size_t n, cap;
-};
-
-static int collect_cb(const struct mset_area *a, void *arg)
-{
-    struct collect *c = arg;
-
-    CHECK(c->n < c->cap, "final foreach: too many areas");
-    c->a[c->n++] = *a;
-    return 0;
-}
-
 static void check_final(void)
 {
     size_t cap = (g.end - BASE) / UNIT, live = 0;
-    struct collect c = { calloc(cap, sizeof(struct mset_area)), 0, cap };
     char b[160];
 
-    CHECK(c.a, "out of memory");
     CHECK(mset_check(g.s) == 0, "mset_check() failed at the end");
-    CHECK(mset_foreach(g.s, collect_cb, &c) == 0, "final foreach failed");
+    struct stress_areas c = stress_collect(g.s, cap);
     for (int w = 0; w < g.nwriters; w++) {
         for (int i = 0; i < MAXREC; i++) {
             struct snap s;

@@ -1410,29 +1410,13 @@ static void *reader_main(void *arg, int id)
 
 /* ------------------------------------------------------------------- main */
 
-struct collect {
-    struct mset_area *a;
-    size_t n, cap;
-};
-
-static int collect_cb(const struct mset_area *a, void *arg)
-{
-    struct collect *c = arg;
-
-    CHECK(c->n < c->cap, "final foreach: too many areas");
-    c->a[c->n++] = *a;
-    return 0;
-}
-
 /* Quiescent: the set, its page table and the models agree exactly. */
 static void check_final(void)
 {
     size_t cap = (size_t)g.ncells * (1 + MAXA), want = 0;
-    struct collect col = { calloc(cap, sizeof(struct mset_area)), 0, cap };
 
-    CHECK(col.a, "out of memory");
     CHECK(mset_check(g.s) == 0, "mset_check() failed at the end");
-    CHECK(mset_foreach(g.s, collect_cb, &col) == 0, "final foreach failed");
+    struct stress_areas col = stress_collect(g.s, cap);
     size_t i = 0;
     for (int k = 0; k < g.ncells; k++) {
         const struct cell *c = &g.cells[k];
